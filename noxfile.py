@@ -1,0 +1,79 @@
+"""Development sessions. ``nox -l`` lists them; ``nox`` runs the default set.
+
+Interpreters are looked up on PATH and, for pyenv users whose shims only
+expose the global version, in ``$PYENV_ROOT/versions``.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import subprocess
+
+import nox
+
+nox.options.sessions = ["tests", "tests_lowest", "lint", "typecheck", "docs"]
+nox.options.reuse_existing_virtualenvs = True
+
+PYPROJECT = nox.project.load_toml("pyproject.toml")
+WANTED = ["3.10", "3.11", "3.12", "3.13"]
+
+
+def _works(exe: str) -> bool:
+    try:
+        return subprocess.run([exe, "-c", "pass"], capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
+
+
+def _available_pythons() -> list[str]:
+    root = os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv"))
+    found = []
+    for version in WANTED:
+        exe = shutil.which(f"python{version}")
+        if exe is None or not _works(exe):
+            candidates = sorted(glob.glob(os.path.join(root, "versions", f"{version}.*", "bin", f"python{version}")))
+            if not candidates:
+                continue
+            os.environ["PATH"] = os.path.dirname(candidates[-1]) + os.pathsep + os.environ["PATH"]
+        found.append(version)
+    return found
+
+
+PYTHONS = _available_pythons() or None
+DEFAULT_PYTHON = "3.11" if PYTHONS and "3.11" in PYTHONS else (PYTHONS[-1] if PYTHONS else None)
+
+
+def _group(name: str) -> list[str]:
+    return nox.project.dependency_groups(PYPROJECT, name)
+
+
+@nox.session(python=PYTHONS)
+def tests(session: nox.Session) -> None:
+    """Run the test suite (real provider over HTTP/HTTPS, both view kinds)."""
+    session.install("-e", ".", *_group("tests"))
+    session.run("pytest", *session.posargs, env={"PYTHONFAULTHANDLER": "1"})
+
+
+@nox.session(python=DEFAULT_PYTHON)
+def tests_lowest(session: nox.Session) -> None:
+    """Run the suite against the lowest supported Flask 2.x, Werkzeug, httpx and asgiref."""
+    session.install("-e", ".", *_group("tests"))
+    session.install("flask[async]==2.2.5", "werkzeug==2.2.3", "httpx==0.27.2", "asgiref==3.7.2")
+    session.run("pytest", "-p", "no:cacheprovider", *session.posargs)
+
+
+@nox.session(python=DEFAULT_PYTHON)
+def lint(session: nox.Session) -> None:
+    """ruff check and ruff format --check."""
+    session.install(*_group("lint"))
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session(python=DEFAULT_PYTHON)
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict on the package and the typing tests."""
+    session.install("-e", ".", *_group("typing"))
+    session.run("mypy", "--strict")
