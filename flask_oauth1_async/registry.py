@@ -487,6 +487,16 @@ class OAuth:
 
     # -- state lookup ------------------------------------------------------
 
+    def load_settings(self, app: Flask, name: str, registered: Mapping[str, Any], overwrite: bool) -> dict[str, Any]:
+        """Return the effective settings of remote *name* in *app*.
+
+        Called once per app and remote, on first use. The default merges the
+        :meth:`register` keywords with the ``{NAME}_*`` config keys (see the
+        module docs); subclasses (such as the Flask-OAuthlib compatibility
+        layer) override it to read other config layouts.
+        """
+        return resolve_settings(name, registered, overwrite, app.config)
+
     def _current_app(self) -> Flask:
         if has_app_context():
             return cast(Flask, current_app._get_current_object())  # type: ignore[attr-defined]
@@ -515,7 +525,7 @@ class OAuth:
             if entry is not None and entry[0] == generation:
                 return entry[1]
             overwrite, registered = self._definitions[name]
-            state = RemoteState(app, app_state, remote, resolve_settings(name, registered, overwrite, app.config))
+            state = RemoteState(app, app_state, remote, self.load_settings(app, name, registered, overwrite))
             app_state.remotes[name] = (generation, state)
         if entry is not None:
             entry[1].close()
