@@ -1,0 +1,145 @@
+"""Shared fixtures: a real OAuth 1.0a provider on 127.0.0.1 and a factory for client apps.
+
+* ``provider`` / ``provider_tls``: the Authlib-based provider of
+  :mod:`tests.support.provider`, served over HTTP or HTTPS (trustme) by a real
+  threaded server. Module-scoped for speed; misbehaviour switches and
+  counters are reset before every test.
+* ``client_app``: a factory that builds a Flask client app with an
+  :class:`~flask_oauth1_async.OAuth` registry and a remote named ``demo``
+  pointing at a provider, serves it with a real threaded server, and stops it
+  after the test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from flask_oauth1_async import OAuth
+from tests.support.provider import HMAC_CLIENT_ID, HMAC_CLIENT_SECRET, ProviderState, create_provider
+from tests.support.servers import ServerThread, TLSMaterial, make_tls
+
+
+@dataclass
+class Provider:
+    """A running provider: its server, its state and (for HTTPS) the TLS material."""
+
+    server: ServerThread
+    state: ProviderState
+    tls: TLSMaterial | None = None
+
+    @property
+    def url(self) -> str:
+        """Base URL, e.g. ``http://127.0.0.1:PORT``."""
+        return self.server.url
+
+    def settings(self, **overrides: Any) -> dict[str, Any]:
+        """``register()`` keywords for the HMAC consumer of this provider."""
+        kwargs: dict[str, Any] = {
+            "client_id": HMAC_CLIENT_ID,
+            "client_secret": HMAC_CLIENT_SECRET,
+            "request_token_url": self.url + "/request_token",
+            "access_token_url": self.url + "/access_token",
+            "authorize_url": self.url + "/authorize",
+            "api_base_url": self.url + "/api",
+        }
+        if self.tls is not None:
+            kwargs["client_kwargs"] = {"verify": self.tls.client_context}
+        kwargs.update(overrides)
+        return kwargs
+
+    def token_for(self, user: str) -> dict[str, str]:
+        """Issue an access token for *user* without a dance."""
+        tok = self.state.issue_access_token(user)
+        return {"oauth_token": tok.get_oauth_token(), "oauth_token_secret": tok.get_oauth_token_secret()}
+
+
+@pytest.fixture(scope="module")
+def _provider_http() -> Iterator[Provider]:
+    app, state = create_provider()
+    with ServerThread(app, name="provider-http") as server:
+        yield Provider(server, state)
+
+
+@pytest.fixture(scope="module")
+def _provider_https() -> Iterator[Provider]:
+    app, state = create_provider()
+    with make_tls() as tls, ServerThread(app, ssl_context=tls.server_context, name="provider-https") as server:
+        yield Provider(server, state, tls)
+
+
+def _fresh(p: Provider) -> Provider:
+    p.state.reset_misbehaviour()
+    p.state.reset_counters()
+    p.server.reset_counters()
+    p.server.set_latency(0)
+    return p
+
+
+@pytest.fixture
+def provider(_provider_http: Provider) -> Provider:
+    """The plain-HTTP provider, with switches and counters reset."""
+    return _fresh(_provider_http)
+
+
+@pytest.fixture
+def provider_tls(_provider_https: Provider) -> Provider:
+    """The HTTPS provider (trustme CA in ``provider_tls.tls.client_context``)."""
+    return _fresh(_provider_https)
+
+
+@dataclass
+class ClientApp:
+    """A client Flask app served on 127.0.0.1, with its registry."""
+
+    app: Flask
+    oauth: OAuth
+    server: ServerThread
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        """Base URL of the client app."""
+        return self.server.url
+
+
+ClientAppFactory = Callable[..., ClientApp]
+
+
+@pytest.fixture
+def client_app() -> Iterator[ClientAppFactory]:
+    """Build and serve client apps; ``setup(app, oauth)`` adds routes.
+
+    ``client_app(provider, setup, oauth_kwargs={...}, **register_overrides)``
+    registers the remote ``demo`` (HMAC consumer of *provider*) and returns a
+    running :class:`ClientApp`. Everything is stopped and closed at teardown.
+    """
+    started: list[ClientApp] = []
+
+    def make(
+        provider: Provider,
+        setup: Callable[[Flask, OAuth], None],
+        *,
+        oauth_kwargs: dict[str, Any] | None = None,
+        config: dict[str, Any] | None = None,
+        **register: Any,
+    ) -> ClientApp:
+        app = Flask(f"client-{len(started)}")
+        app.secret_key = "test-secret-key"
+        app.config.update(config or {})
+        oauth = OAuth(app, **(oauth_kwargs or {}))
+        oauth.register("demo", **provider.settings(**register))
+        setup(app, oauth)
+        server = ServerThread(app, name="client-app").start()
+        ca = ClientApp(app, oauth, server)
+        started.append(ca)
+        return ca
+
+    yield make
+    for ca in started:
+        ca.server.stop()
+        ca.oauth.close()
