@@ -67,8 +67,9 @@ __all__ = [
 #: How many characters of a provider's response body an error may quote.
 MAX_QUOTED_BODY = 200
 
+# Matches form fields (``name=value``) and JSON members (``"name": "value"``).
 _SECRET_FIELD = re.compile(
-    r"(oauth_token_secret|oauth_verifier|client_secret|oauth_signature)=([^&\s]*)",
+    r"(oauth_token_secret|oauth_verifier|client_secret|oauth_signature)(\"?\s*[=:]\s*\"?)([^\"&\s,}]*)",
     re.IGNORECASE,
 )
 
@@ -80,7 +81,7 @@ def quote_body(text: str, limit: int = MAX_QUOTED_BODY) -> str:
     and ``oauth_signature`` are replaced by ``***`` and the result is cut to
     *limit* characters (an ellipsis marks a cut).
     """
-    masked = _SECRET_FIELD.sub(lambda m: f"{m.group(1)}=***", text)
+    masked = _SECRET_FIELD.sub(lambda m: f"{m.group(1)}{m.group(2)}***", text)
     masked = " ".join(masked.split())
     if len(masked) > limit:
         return masked[:limit] + "..."

@@ -1,0 +1,1 @@
+"""Example applications written for Flask-OAuthlib, run on the compatibility layer."""
