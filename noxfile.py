@@ -13,7 +13,7 @@ import subprocess
 
 import nox
 
-nox.options.sessions = ["tests", "tests_lowest", "lint", "typecheck", "docs"]
+nox.options.sessions = ["tests", "tests_lowest", "lint", "typecheck", "docs", "e2e"]
 nox.options.reuse_existing_virtualenvs = True
 
 PYPROJECT = nox.project.load_toml("pyproject.toml")
@@ -77,3 +77,57 @@ def typecheck(session: nox.Session) -> None:
     """mypy --strict on the package and the typing tests."""
     session.install("-e", ".", *_group("typing"))
     session.run("mypy", "--strict")
+
+
+@nox.session(python=DEFAULT_PYTHON)
+def docs(session: nox.Session) -> None:
+    """Build the HTML docs with sphinx-build -W (warnings are errors)."""
+    session.install("-e", ".", "-r", "docs/requirements.txt")
+    session.run("sphinx-build", "-W", "--keep-going", "-b", "html", "docs", "docs/_build/html", *session.posargs)
+
+
+@nox.session(python=DEFAULT_PYTHON)
+def demo(session: nox.Session) -> None:
+    """Run the offline demo: a demo OAuth 1.0a provider and the login example, on 127.0.0.1.
+
+    Arguments after ``--`` go to examples/run_demo.py (``--port``, ``--provider-port``).
+    """
+    session.install("-e", ".", "cachelib")
+    session.run("python", "examples/run_demo.py", *session.posargs)
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+def _ensure_chromium(session: nox.Session) -> None:
+    """Install Debian's chromium when it is missing and we may (root + apt-get); else fail loudly."""
+    if os.path.exists(CHROMIUM):
+        return
+    if hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
+        session.log(f"{CHROMIUM} is missing: installing Debian's chromium package")
+        session.run("apt-get", "update", "-qq", external=True)
+        session.run(
+            "apt-get", "install", "-y", "-qq", "chromium", external=True, env={"DEBIAN_FRONTEND": "noninteractive"}
+        )
+    if not os.path.exists(CHROMIUM):
+        session.error(
+            f"{CHROMIUM} is missing: install Debian's browser with 'apt-get install -y chromium' "
+            "(as root). Playwright's own browser download is never used."
+        )
+
+
+@nox.session(python=DEFAULT_PYTHON)
+def e2e(session: nox.Session) -> None:
+    """Drive the demo in headless Chromium with Playwright (Debian's chromium, never a downloaded one)."""
+    _ensure_chromium(session)
+    session.install("-e", ".", "cachelib", "pytest", "playwright")
+    session.run("pytest", "e2e", "-p", "no:cacheprovider", *session.posargs, env={"PYTHONFAULTHANDLER": "1"})
+
+
+@nox.session(python=DEFAULT_PYTHON)
+def bench(session: nox.Session) -> None:
+    """Benchmarks vs raw httpx and Authlib; writes benchmarks/results/latest.md (``-- --quick`` for a short run)."""
+    session.install(
+        "-e", ".", "authlib", "requests", "starlette", "oauthlib", "trustme", "certifi", "psutil", "cachelib"
+    )
+    session.run("python", "-m", "benchmarks", *session.posargs, env={"PYTHONFAULTHANDLER": "1"})

@@ -54,6 +54,7 @@ log = logging.getLogger("flask_oauth1_async")
 
 #: Pending logins kept per remote app and browser session; older ones are dropped.
 MAX_PENDING_LOGINS = 3
+#: ``oauth_problem`` (or Authlib-style ``error``) values that mean "the user said no".
 _DENIED_PROBLEMS = frozenset({"user_refused", "permission_denied", "access_denied"})
 _G_TOKENS = "_flask_oauth1_async_tokens"
 _G_PENDING = "_flask_oauth1_async_pending"
@@ -419,7 +420,7 @@ def authorize_access_token_flow(state: RemoteState, kwargs: dict[str, Any]) -> F
     args = request.args
     oauth_token = args.get("oauth_token") or None
     denied = args.get("denied")
-    problem = (args.get("oauth_problem") or "").lower()
+    problem = (args.get("oauth_problem") or args.get("error") or "").lower()
     if denied is not None or problem in _DENIED_PROBLEMS:
         yield from discard_temporary(state, oauth_token or denied or "")
         raise AccessDeniedError(f"the user declined to authorize {name!r} at the provider")

@@ -7,18 +7,18 @@ A remote app's settings come from two places: the keyword arguments of
 :meth:`OAuth.register` and the Flask config keys ``{NAME}_{KEY}`` (``NAME`` is
 the registered name upper-cased). The ten config keys are:
 
-=============================  ===============================================
-``{NAME}_CLIENT_ID``           consumer key (required)
-``{NAME}_CLIENT_SECRET``       consumer secret
-``{NAME}_REQUEST_TOKEN_URL``   temporary-credential endpoint
-``{NAME}_REQUEST_TOKEN_PARAMS`` extra parameters sent to it (a dict)
-``{NAME}_ACCESS_TOKEN_URL``    token-credential endpoint
-``{NAME}_ACCESS_TOKEN_PARAMS`` extra parameters sent to it (a dict)
-``{NAME}_AUTHORIZE_URL``       where the browser is sent to authorize
-``{NAME}_AUTHORIZE_PARAMS``    extra query parameters for that URL (a dict)
-``{NAME}_API_BASE_URL``        base for relative resource URLs
-``{NAME}_CLIENT_KWARGS``       httpx client options and OAuth 1 options (a dict)
-=============================  ===============================================
+=================================  ============================================
+``{NAME}_CLIENT_ID``               consumer key (required)
+``{NAME}_CLIENT_SECRET``           consumer secret
+``{NAME}_REQUEST_TOKEN_URL``       temporary-credential endpoint
+``{NAME}_REQUEST_TOKEN_PARAMS``    extra parameters sent to it (a dict)
+``{NAME}_ACCESS_TOKEN_URL``        token-credential endpoint
+``{NAME}_ACCESS_TOKEN_PARAMS``     extra parameters sent to it (a dict)
+``{NAME}_AUTHORIZE_URL``           where the browser is sent to authorize
+``{NAME}_AUTHORIZE_PARAMS``        extra query parameters for that URL (a dict)
+``{NAME}_API_BASE_URL``            base for relative resource URLs
+``{NAME}_CLIENT_KWARGS``           httpx client options and OAuth 1 options
+=================================  ============================================
 
 Precedence: a keyword given to :meth:`~OAuth.register` wins; a config key
 fills in what was not given. With ``register(..., overwrite=True)`` it is the
