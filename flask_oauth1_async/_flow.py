@@ -21,6 +21,7 @@ import inspect
 import json
 import logging
 import secrets
+import threading
 import time
 from collections.abc import Awaitable, Callable, Generator, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -58,6 +59,8 @@ MAX_PENDING_LOGINS = 3
 _DENIED_PROBLEMS = frozenset({"user_refused", "permission_denied", "access_denied"})
 _G_TOKENS = "_flask_oauth1_async_tokens"
 _G_PENDING = "_flask_oauth1_async_pending"
+_G_LOCKS = "_flask_oauth1_async_locks"
+_G_ONCE = "_flask_oauth1_async_once"
 
 
 class Build:
@@ -121,10 +124,27 @@ def run_sync(flow: Flow[T], client: httpx.Client) -> T:
                     value = client.send(effect.request, follow_redirects=effect.follow_redirects)
             elif isinstance(effect, Build):
                 value = client.build_request(effect.method, effect.url, **effect.kwargs)
+            elif effect.once_key is not None and has_request_context():
+                value = _invoke_once_sync(effect)
             else:
                 value = _invoke_sync(effect.func, effect.args)
         except Exception as exc:
             error = exc
+
+
+def _invoke_once_sync(effect: Invoke) -> Any:
+    # Threads that share one request context (copy_context().run) share ``g``:
+    # the first caller runs the callback, the others wait for its result.
+    key = effect.once_key
+    assert key is not None
+    lock: threading.Lock = g.setdefault(_G_LOCKS, {}).setdefault(key, threading.Lock())
+    with lock:
+        done: dict[str, Any] = g.setdefault(_G_ONCE, {})
+        if key in done:
+            return done[key]
+        result = _invoke_sync(effect.func, effect.args)
+        done[key] = result
+        return result
 
 
 def _invoke_sync(func: Callable[..., Any], args: tuple[Any, ...]) -> Any:
@@ -349,7 +369,10 @@ def resource_flow(
 ) -> Flow[httpx.Response]:
     """A signed (or, with *withhold_token*, unsigned) API call."""
     if "auth" in kwargs:
-        raise TypeError("auth= cannot be combined with OAuth 1 signing; use withhold_token=True to send it yourself")
+        raise TypeError(
+            "auth= is not accepted: the remote app signs requests itself. For a request with other "
+            "credentials, pass withhold_token=True and set the Authorization header in headers="
+        )
     follow = kwargs.pop("follow_redirects", None)
     target = join_url(state.api_base_url, url)
     req: httpx.Request = yield Build(method.upper(), target, kwargs)

@@ -1,0 +1,298 @@
+"""Connection pooling and client lifecycle, measured by counting (never timing).
+
+Connections are counted at the HTTPS provider (``ServerThread.connections``):
+a pooled client re-uses one keep-alive TLS connection, so 100 calls - each in
+its own Flask request, or all in one - must open fewer than 2 new
+connections, for sync views (shared ``httpx.Client``) and async views
+(``httpx.AsyncClient`` living on the background loop thread) alike.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import traceback
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from flask import Flask, Response, current_app, jsonify, request
+
+import flask_oauth1_async._transport as transport_mod
+from flask_oauth1_async import EXTENSION_KEY, OAuth
+from flask_oauth1_async._transport import default_ssl_context, loop_thread
+from flask_oauth1_async.registry import RemoteState
+from tests.conftest import ClientApp, ClientAppFactory, Provider
+
+N_CALLS = 100
+MODES = ("sync", "async")
+
+
+@pytest.fixture
+def http() -> Iterator[httpx.Client]:
+    with httpx.Client(timeout=30, trust_env=False) as client:
+        yield client
+
+
+def _state(app: Flask, name: str = "demo") -> RemoteState:
+    return app.extensions[EXTENSION_KEY].remotes[name][1]  # type: ignore[no-any-return]
+
+
+def _ids() -> dict[str, int]:
+    state = _state(current_app)  # type: ignore[arg-type]
+    return {"sync_client": id(state.sync_client()), "async_client": id(state.async_client())}
+
+
+def _routes(app: Flask, oauth: OAuth) -> None:
+    @app.route("/s/me")
+    def s_me() -> Response:
+        n = int(request.args.get("n", "1"))
+        users = [oauth.demo.get("me").json()["user"] for _ in range(n)]
+        return jsonify(users=users, **_ids())
+
+    @app.route("/a/me")
+    async def a_me() -> Response:
+        n = int(request.args.get("n", "1"))
+        users = []
+        for _ in range(n):
+            resp = await oauth.demo.get("me")
+            users.append(resp.json()["user"])
+        return jsonify(users=users, **_ids())
+
+    @app.route("/a/close")
+    async def a_close() -> Response:
+        resp = await oauth.demo.get("me")
+        await oauth.aclose()
+        return jsonify(user=resp.json()["user"])
+
+
+def _serve(client_app: ClientAppFactory, provider: Provider, user: str = "alice") -> ClientApp:
+    tok = provider.token_for(user)
+    return client_app(provider, _routes, oauth_kwargs={"fetch_token": lambda name: tok})
+
+
+# ------------------------------------------------------------------ connection counts
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_one_call_per_request_reuses_tls_connection(
+    mode: str, provider_tls: Provider, client_app: ClientAppFactory, http: httpx.Client
+) -> None:
+    ca = _serve(client_app, provider_tls)
+    url = f"{ca.url}/{mode[0]}/me"
+    warm = http.get(url)  # opens the pooled connection
+    assert warm.json()["users"] == ["alice"]
+    provider_tls.server.reset_counters()
+    client_ids = set()
+    for _ in range(N_CALLS):
+        resp = http.get(url)
+        assert resp.status_code == 200, resp.text
+        assert resp.json()["users"] == ["alice"]
+        client_ids.add(resp.json()[f"{mode}_client"])
+    new_connections = provider_tls.server.connections
+    served = len([r for r in provider_tls.server.requests if r.target.startswith("/api/me")])
+    print(f"\n[pooling] {mode} views, {N_CALLS} requests x 1 call over HTTPS: {new_connections} new TCP connections")
+    assert served == N_CALLS
+    assert new_connections < 2
+    assert len(client_ids) == 1  # the same client object served every request
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_many_calls_in_one_request_reuse_tls_connection(
+    mode: str, provider_tls: Provider, client_app: ClientAppFactory, http: httpx.Client
+) -> None:
+    ca = _serve(client_app, provider_tls)
+    url = f"{ca.url}/{mode[0]}/me"
+    http.get(url)
+    provider_tls.server.reset_counters()
+    provider_tls.state.reset_counters()
+    resp = http.get(url, params={"n": N_CALLS})
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["users"] == ["alice"] * N_CALLS
+    new_connections = provider_tls.server.connections
+    print(f"\n[pooling] {mode} view, 1 request x {N_CALLS} calls over HTTPS: {new_connections} new TCP connections")
+    assert new_connections < 2
+    assert provider_tls.state.hits["/api/me"] == N_CALLS
+
+
+def test_clients_are_shared_across_requests(
+    provider_tls: Provider, client_app: ClientAppFactory, http: httpx.Client
+) -> None:
+    ca = _serve(client_app, provider_tls)
+    seen = [http.get(f"{ca.url}/{m}/me").json() for m in ("s", "a", "s", "a")]
+    state = _state(ca.app)
+    sync_client, async_client = state.sync_client(), state.async_client()
+    assert isinstance(sync_client, httpx.Client)
+    assert isinstance(async_client, httpx.AsyncClient)
+    assert {s["sync_client"] for s in seen} == {id(sync_client)}
+    assert {s["async_client"] for s in seen} == {id(async_client)}
+    assert state.sync_client() is sync_client
+    assert state.async_client() is async_client
+
+
+def test_ssl_context_is_built_once(monkeypatch: pytest.MonkeyPatch, provider: Provider) -> None:
+    """Several apps x several remotes x (sync + async clients): one CA-bundle load."""
+    monkeypatch.setattr(transport_mod, "_ssl_context", None)
+    built: list[Any] = []
+    real_create = httpx.create_ssl_context
+
+    def counting_create(*args: Any, **kwargs: Any) -> Any:
+        ctx = real_create(*args, **kwargs)
+        built.append(ctx)
+        return ctx
+
+    monkeypatch.setattr(httpx, "create_ssl_context", counting_create)
+    # What every httpx transport receives as `verify` (its own create_ssl_context call).
+    transport_verify: list[Any] = []
+    import httpx._transports.default as httpx_default
+
+    real_transport_create = httpx_default.create_ssl_context
+
+    def recording_transport_create(verify: Any = True, *args: Any, **kwargs: Any) -> Any:
+        transport_verify.append(verify)
+        return real_transport_create(verify, *args, **kwargs)
+
+    monkeypatch.setattr(httpx_default, "create_ssl_context", recording_transport_create)
+
+    tok = provider.token_for("alice")
+    registries = []
+    for i in range(3):
+        app = Flask(f"ssl-count-{i}")
+        app.secret_key = "k"
+        oauth = OAuth(app)
+        registries.append(oauth)
+        for name in ("one", "two"):
+            settings = provider.settings()
+            settings.pop("client_kwargs", None)  # default verification
+            oauth.register(name, **settings)
+        with app.test_request_context():
+            for name in ("one", "two"):
+                remote = oauth.create_client(name)
+                assert remote.get_sync("me", token=tok).json()["user"] == "alice"
+                assert asyncio.run(remote.get_async("me", token=tok)).json()["user"] == "alice"
+    try:
+        ctx = default_ssl_context()
+        assert default_ssl_context() is ctx
+        print(f"\n[pooling] httpx.create_ssl_context calls for 3 apps x 2 remotes x 2 clients: {len(built)}")
+        assert len(built) == 1
+        assert built[0] is ctx
+        # 12 clients were built, each handed the shared context (no CA load of their own).
+        assert len(transport_verify) >= 12
+        assert all(v is ctx for v in transport_verify)
+    finally:
+        for oauth in registries:
+            oauth.close()
+
+
+# ------------------------------------------------------------------ lifecycle
+
+
+def test_close_then_call_recreates_clients(
+    provider: Provider, client_app: ClientAppFactory, http: httpx.Client
+) -> None:
+    ca = _serve(client_app, provider)
+    assert http.get(ca.url + "/s/me").json()["users"] == ["alice"]
+    assert http.get(ca.url + "/a/me").json()["users"] == ["alice"]
+    state = _state(ca.app)
+    old_sync, old_async = state.sync_client(), state.async_client()
+
+    ca.oauth.close()
+    assert old_sync.is_closed
+    assert old_async.is_closed
+    ca.oauth.close()  # idempotent
+
+    for mode in ("s", "a"):
+        resp = http.get(f"{ca.url}/{mode}/me")
+        assert resp.status_code == 200, resp.text
+        assert resp.json()["users"] == ["alice"]
+    new_sync, new_async = state.sync_client(), state.async_client()
+    assert new_sync is not old_sync
+    assert new_async is not old_async
+    assert not new_sync.is_closed
+    assert not new_async.is_closed
+
+
+def test_aclose_inside_async_view(provider: Provider, client_app: ClientAppFactory, http: httpx.Client) -> None:
+    ca = _serve(client_app, provider)
+    assert http.get(ca.url + "/s/me").json()["users"] == ["alice"]
+    assert http.get(ca.url + "/a/me").json()["users"] == ["alice"]
+    state = _state(ca.app)
+    old_sync, old_async = state.sync_client(), state.async_client()
+
+    resp = http.get(ca.url + "/a/close")
+    assert resp.status_code == 200, resp.text
+    assert resp.json() == {"user": "alice"}
+    assert old_async.is_closed
+    assert old_sync.is_closed
+
+    after = http.get(ca.url + "/a/me")
+    assert after.status_code == 200, after.text
+    assert after.json()["users"] == ["alice"]
+    assert state.async_client() is not old_async
+    assert http.get(ca.url + "/s/me").json()["users"] == ["alice"]
+    assert state.sync_client() is not old_sync
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="POSIX only")
+def test_fork_child_gets_fresh_clients_and_loop(
+    provider: Provider, client_app: ClientAppFactory, http: httpx.Client
+) -> None:
+    ca = _serve(client_app, provider)
+    # The parent has live clients, pooled connections and a running loop thread.
+    assert http.get(ca.url + "/s/me").json()["users"] == ["alice"]
+    assert http.get(ca.url + "/a/me").json()["users"] == ["alice"]
+    state = _state(ca.app)
+    parent_sync, parent_async = state.sync_client(), state.async_client()
+    parent_loop = loop_thread.get_loop()
+    tok = provider.token_for("erin")
+    hits_before = provider.state.hits["/api/me"]
+
+    def child() -> int:
+        with ca.app.test_request_context():
+            sync_resp = ca.oauth.demo.get("me", token=tok)
+            if sync_resp.json().get("user") != "erin":
+                return 10
+            if state.sync_client() is parent_sync:
+                return 11
+            async_resp = asyncio.run(ca.oauth.demo.get_async("me", token=tok))
+            if async_resp.json().get("user") != "erin":
+                return 12
+            if state.async_client() is parent_async:
+                return 13
+            if loop_thread.get_loop() is parent_loop:
+                return 14
+        ca.oauth.close()  # closes the child's clients only, never the parent's sockets
+        return 0
+
+    with warnings.catch_warnings():
+        # Python >= 3.12 warns about fork() in a multi-threaded process.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child
+        code = 1
+        try:
+            signal.alarm(30)  # never hang the test run
+            code = child()
+        except BaseException:
+            traceback.print_exc(file=sys.stderr)
+            code = 1
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    exit_code = os.waitstatus_to_exitcode(status)
+    assert exit_code == 0, f"fork child failed with exit code {exit_code}"
+    assert provider.state.hits["/api/me"] == hits_before + 2  # the child's two calls reached the provider
+
+    # The parent's clients, loop and pooled connections are untouched and still work.
+    assert state.sync_client() is parent_sync
+    assert state.async_client() is parent_async
+    assert loop_thread.get_loop() is parent_loop
+    provider.server.reset_counters()
+    assert http.get(ca.url + "/s/me").json()["users"] == ["alice"]
+    assert http.get(ca.url + "/a/me").json()["users"] == ["alice"]
+    print(f"\n[fork] parent's calls after the child exited opened {provider.server.connections} new connections")
+    assert provider.server.connections == 0

@@ -1,0 +1,396 @@
+"""Which token a resource call uses, and how often ``fetch_token`` runs.
+
+Order: ``token=`` > the per-request cache on ``g`` > ``fetch_token``.
+``fetch_token`` may be registry-level (``fetch_token(name)``) or per remote
+(``register(fetch_token=...)``), a plain function or an ``async def``; every
+variant is exercised in a sync and in an async view, served over real HTTP.
+Every fetch is recorded with the id of the HTTP request that triggered it (the
+``X-Req`` header) so "at most once per request and remote" is counted exactly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import itertools
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from authlib.integrations.base_client.errors import MissingTokenError as AuthlibMissingTokenError
+from flask import Flask, Response, g, jsonify, request
+
+from flask_oauth1_async import MissingTokenError, OAuth, OAuthError
+from tests.conftest import ClientApp, ClientAppFactory, Provider
+
+MODES = ("sync", "async")
+FETCH_KINDS = ("registry_sync", "registry_async", "remote_sync", "remote_async")
+_req_ids = itertools.count(1)
+
+
+@pytest.fixture
+def http() -> Iterator[httpx.Client]:
+    with httpx.Client(timeout=30, trust_env=False) as client:
+        yield client
+
+
+class FetchLog:
+    """Thread-safe record of fetch_token calls: (remote name, X-Req, g.who, request.path)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.calls: list[tuple[str, str, str, str]] = []
+
+    def add(self, name: str) -> None:
+        # Reads flask.request and g: both must be visible whatever the view/fetch kind.
+        entry = (name, request.headers.get("X-Req", "?"), str(g.get("who")), request.path)
+        with self._lock:
+            self.calls.append(entry)
+
+    def for_request(self, req_id: str) -> Counter[str]:
+        with self._lock:
+            return Counter(name for name, rid, _, _ in self.calls if rid == req_id)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self.calls)
+
+
+def _error_info(exc: Exception) -> dict[str, Any]:
+    return {
+        "type": type(exc).__name__,
+        "is_missing_token": isinstance(exc, MissingTokenError),
+        "is_authlib_missing_token": isinstance(exc, AuthlibMissingTokenError),
+        "is_oauth_error": isinstance(exc, OAuthError),
+        "message": str(exc),
+    }
+
+
+def _routes(app: Flask, oauth: OAuth, tokens: dict[str, dict[str, str]], public_url: str) -> None:
+    """Sync views under /s/..., async twins under /a/...."""
+
+    @app.before_request
+    def pick_user() -> None:
+        g.who = request.headers.get("X-User")
+
+    def _n() -> int:
+        return int(request.args.get("n", "1"))
+
+    def _remotes() -> list[str]:
+        return request.args.get("remotes", "demo").split(",")
+
+    # -- fetch_token driven calls -------------------------------------------------------
+    @app.route("/s/me")
+    def s_me() -> Response:
+        users = [oauth.create_client(name).get("me").json()["user"] for _ in range(_n()) for name in _remotes()]
+        return jsonify(users=users)
+
+    @app.route("/a/me")
+    async def a_me() -> Response:
+        calls = [oauth.create_client(name).get("me") for _ in range(_n()) for name in _remotes()]
+        responses = await asyncio.gather(*calls)
+        return jsonify(users=[r.json()["user"] for r in responses])
+
+    # -- token= wins ----------------------------------------------------------------------
+    def _explicit() -> Any:
+        tok = tokens[request.args["as"]]
+        if request.args.get("shape") == "tuple":
+            return (tok["oauth_token"], tok["oauth_token_secret"])
+        return tok
+
+    @app.route("/s/explicit")
+    def s_explicit() -> Response:
+        return jsonify(user=oauth.demo.get("me", token=_explicit()).json()["user"])
+
+    @app.route("/a/explicit")
+    async def a_explicit() -> Response:
+        resp = await oauth.demo.get("me", token=_explicit())
+        return jsonify(user=resp.json()["user"])
+
+    # -- withhold_token -------------------------------------------------------------------
+    @app.route("/s/public")
+    def s_public() -> Response:
+        withheld = oauth.demo.get(public_url, withhold_token=True, params={"w": "1"}).json()
+        return jsonify(withheld=withheld)
+
+    @app.route("/a/public")
+    async def a_public() -> Response:
+        withheld = await oauth.demo.get(public_url, withhold_token=True, params={"w": "1"})
+        return jsonify(withheld=withheld.json())
+
+    # -- errors ---------------------------------------------------------------------------
+    @app.route("/s/missing")
+    def s_missing() -> Response:
+        errors = []
+        for _ in range(_n()):
+            try:
+                oauth.demo.get("me")
+            except Exception as exc:
+                errors.append(_error_info(exc))
+        return jsonify(errors=errors)
+
+    @app.route("/a/missing")
+    async def a_missing() -> Response:
+        results = await asyncio.gather(*(oauth.demo.get("me") for _ in range(_n())), return_exceptions=True)
+        return jsonify(errors=[_error_info(r) for r in results if isinstance(r, Exception)])
+
+
+def _make_fetchers(
+    kind: str, log: FetchLog, tokens: dict[str, dict[str, str]]
+) -> tuple[Callable[..., Any] | None, Callable[..., Any] | None]:
+    """Return (registry-level fetch_token, per-remote fetch_token) for *kind*."""
+
+    def lookup(name: str) -> dict[str, str] | None:
+        log.add(name)
+        return tokens.get(g.who)
+
+    def registry_sync(name: str) -> dict[str, str] | None:
+        return lookup(name)
+
+    async def registry_async(name: str) -> dict[str, str] | None:
+        await asyncio.sleep(0)
+        return lookup(name)
+
+    def remote_sync() -> dict[str, str] | None:
+        return lookup("demo")
+
+    async def remote_async() -> dict[str, str] | None:
+        await asyncio.sleep(0)
+        return lookup("demo")
+
+    return {
+        "registry_sync": (registry_sync, None),
+        "registry_async": (registry_async, None),
+        "remote_sync": (None, remote_sync),
+        "remote_async": (None, remote_async),
+    }[kind]
+
+
+def _serve(
+    client_app: ClientAppFactory,
+    provider: Provider,
+    tokens: dict[str, dict[str, str]],
+    *,
+    registry_fetch: Callable[..., Any] | None = None,
+    remote_fetch: Callable[..., Any] | None = None,
+    other_remote: bool = False,
+) -> ClientApp:
+    def setup(app: Flask, oauth: OAuth) -> None:
+        if other_remote:
+            oauth.register("other", **provider.settings())
+        _routes(app, oauth, tokens, provider.url + "/public")
+
+    oauth_kwargs = {"fetch_token": registry_fetch} if registry_fetch is not None else {}
+    register = {"fetch_token": remote_fetch} if remote_fetch is not None else {}
+    return client_app(provider, setup, oauth_kwargs=oauth_kwargs, **register)
+
+
+def _get(http: httpx.Client, url: str, user: str | None = None, **params: Any) -> tuple[str, httpx.Response]:
+    req_id = f"req-{next(_req_ids)}"
+    headers = {"X-Req": req_id}
+    if user is not None:
+        headers["X-User"] = user
+    return req_id, http.get(url, headers=headers, params=params)
+
+
+@pytest.fixture
+def tokens(provider: Provider) -> dict[str, dict[str, str]]:
+    return {user: provider.token_for(user) for user in ("alice", "bob", "carol")}
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("kind", FETCH_KINDS)
+def test_fetch_token_variants_once_per_request(
+    kind: str,
+    mode: str,
+    provider: Provider,
+    client_app: ClientAppFactory,
+    tokens: dict[str, dict[str, str]],
+    http: httpx.Client,
+) -> None:
+    log = FetchLog()
+    registry_fetch, remote_fetch = _make_fetchers(kind, log, tokens)
+    ca = _serve(client_app, provider, tokens, registry_fetch=registry_fetch, remote_fetch=remote_fetch)
+    # 5 sequential calls in a sync view, 10 concurrent (gather) calls in an async view.
+    n = 5 if mode == "sync" else 10
+    for user in ("alice", "bob", "carol"):
+        req_id, resp = _get(http, f"{ca.url}/{mode[0]}/me", user, n=n)
+        assert resp.status_code == 200, resp.text
+        assert resp.json()["users"] == [user] * n
+        assert log.for_request(req_id) == Counter({"demo": 1}), log.calls
+    assert len(log) == 3
+    # fetch_token saw flask.request (header, path) and g (set by before_request).
+    for _, _, who, path in log.calls:
+        assert who in tokens
+        assert path == f"/{mode[0]}/me"
+    assert provider.state.hits["/api/me"] == 3 * n
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("kind", ["registry_sync", "registry_async"])
+def test_fetch_token_once_per_remote(
+    kind: str,
+    mode: str,
+    provider: Provider,
+    client_app: ClientAppFactory,
+    tokens: dict[str, dict[str, str]],
+    http: httpx.Client,
+) -> None:
+    log = FetchLog()
+    registry_fetch, _ = _make_fetchers(kind, log, tokens)
+    ca = _serve(client_app, provider, tokens, registry_fetch=registry_fetch, other_remote=True)
+    n = 5
+    req_id, resp = _get(http, f"{ca.url}/{mode[0]}/me", "bob", n=n, remotes="demo,other")
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["users"] == ["bob"] * (2 * n)
+    assert log.for_request(req_id) == Counter({"demo": 1, "other": 1})
+
+
+def test_per_remote_fetch_token_wins_over_registry(
+    provider: Provider, client_app: ClientAppFactory, tokens: dict[str, dict[str, str]], http: httpx.Client
+) -> None:
+    registry_calls: list[str] = []
+
+    def registry_fetch(name: str) -> dict[str, str]:
+        registry_calls.append(name)
+        return tokens["alice"]
+
+    ca = _serve(client_app, provider, tokens, registry_fetch=registry_fetch, remote_fetch=lambda: tokens["carol"])
+    for mode in MODES:
+        _, resp = _get(http, f"{ca.url}/{mode[0]}/me")
+        assert resp.json()["users"] == ["carol"]
+    assert registry_calls == []
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("shape", ["mapping", "tuple"])
+def test_token_argument_wins(
+    shape: str,
+    mode: str,
+    provider: Provider,
+    client_app: ClientAppFactory,
+    tokens: dict[str, dict[str, str]],
+    http: httpx.Client,
+) -> None:
+    log = FetchLog()
+    registry_fetch, _ = _make_fetchers("registry_sync", log, tokens)
+    ca = _serve(client_app, provider, tokens, registry_fetch=registry_fetch)
+    # fetch_token would answer alice; token= says bob.
+    _, resp = _get(http, f"{ca.url}/{mode[0]}/explicit", "alice", **{"as": "bob", "shape": shape})
+    assert resp.status_code == 200, resp.text
+    assert resp.json() == {"user": "bob"}
+    assert len(log) == 0, "fetch_token must not be called when token= is given"
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_withhold_token_sends_no_authorization(
+    mode: str,
+    provider: Provider,
+    client_app: ClientAppFactory,
+    tokens: dict[str, dict[str, str]],
+    http: httpx.Client,
+) -> None:
+    log = FetchLog()
+    registry_fetch, _ = _make_fetchers("registry_sync", log, tokens)
+    ca = _serve(client_app, provider, tokens, registry_fetch=registry_fetch)
+    _, resp = _get(http, f"{ca.url}/{mode[0]}/public", "alice")
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["withheld"] == {"authorization": False, "args": {"w": "1"}}
+    assert len(log) == 0, "fetch_token must not be called for withhold_token=True"
+    received = provider.state.last_request("/public")
+    assert received is not None
+    assert received.authorization is None
+    assert "oauth_" not in received.query_string
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_fetch_token_returning_none(
+    mode: str,
+    provider: Provider,
+    client_app: ClientAppFactory,
+    tokens: dict[str, dict[str, str]],
+    http: httpx.Client,
+) -> None:
+    log = FetchLog()
+    registry_fetch, _ = _make_fetchers("registry_sync", log, tokens)
+    ca = _serve(client_app, provider, tokens, registry_fetch=registry_fetch)
+    # Unknown user -> fetch_token returns None. Three calls in one request.
+    req_id, resp = _get(http, f"{ca.url}/{mode[0]}/missing", "nobody", n=3)
+    assert resp.status_code == 200, resp.text
+    errors = resp.json()["errors"]
+    assert len(errors) == 3
+    for info in errors:
+        assert info["type"] == "MissingTokenError"
+        assert info["is_missing_token"] is True
+        assert info["is_authlib_missing_token"] is True
+        assert info["is_oauth_error"] is True
+        assert "fetch_token returned None" in info["message"]
+    assert log.for_request(req_id) == Counter({"demo": 1}), "a None answer is cached for the request too"
+    assert provider.state.hits["/api/me"] == 0
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_no_fetch_token_and_no_token(
+    mode: str,
+    provider: Provider,
+    client_app: ClientAppFactory,
+    tokens: dict[str, dict[str, str]],
+    http: httpx.Client,
+) -> None:
+    ca = _serve(client_app, provider, tokens)
+    _, resp = _get(http, f"{ca.url}/{mode[0]}/missing", "alice")
+    assert resp.status_code == 200, resp.text
+    (info,) = resp.json()["errors"]
+    assert info["type"] == "MissingTokenError"
+    assert info["is_authlib_missing_token"] is True
+    # The message says how to fix it.
+    assert "token=" in info["message"]
+    assert "fetch_token" in info["message"]
+    assert provider.state.hits["/api/me"] == 0
+
+
+def test_fetch_token_once_per_request_with_threads_in_sync_view(
+    provider: Provider, client_app: ClientAppFactory, tokens: dict[str, dict[str, str]], http: httpx.Client
+) -> None:
+    n_threads = 5
+    lock = threading.Lock()
+    calls: list[str] = []
+    everyone_in = threading.Event()
+
+    def fetch_token(name: str) -> dict[str, str]:
+        with lock:
+            calls.append(request.headers["X-Req"])
+            if len(calls) == n_threads:
+                everyone_in.set()
+        # Give concurrent callers the chance to arrive (returns at once if all of them do;
+        # a single-flight implementation makes this one call wait 1 s, then return).
+        everyone_in.wait(1.0)
+        return tokens["alice"]
+
+    def setup(app: Flask, oauth: OAuth) -> None:
+        @app.route("/s/threads")
+        def s_threads() -> Response:
+            barrier = threading.Barrier(n_threads, timeout=10)
+            users: list[str] = []
+
+            def work() -> None:
+                barrier.wait()
+                user = oauth.demo.get("me").json()["user"]
+                with lock:
+                    users.append(user)
+
+            threads = [threading.Thread(target=contextvars.copy_context().run, args=(work,)) for _ in range(n_threads)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(30)
+            return jsonify(users=users)
+
+    ca = client_app(provider, setup, oauth_kwargs={"fetch_token": fetch_token})
+    req_id, resp = _get(http, ca.url + "/s/threads")
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["users"] == ["alice"] * n_threads
+    assert calls.count(req_id) == 1, f"fetch_token ran {calls.count(req_id)} times in one request"
