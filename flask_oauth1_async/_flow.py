@@ -495,14 +495,20 @@ def _pending(name: str) -> dict[str, dict[str, Any]]:
     }
 
 
-def _store_pending(name: str, pending: dict[str, dict[str, Any]]) -> None:
+def _store_pending(name: str, pending: dict[str, dict[str, Any]]) -> list[str]:
+    """Save *pending* (newest :data:`MAX_PENDING_LOGINS` only); return the evicted tokens."""
+    evicted: list[str] = []
     if len(pending) > MAX_PENDING_LOGINS:
-        newest = sorted(pending.items(), key=lambda kv: kv[1]["e"])[-MAX_PENDING_LOGINS:]
-        pending = dict(newest)
+        # "c" is the creation time with sub-second precision; the key order of
+        # the dict cannot be trusted (the session serializer sorts keys).
+        by_age = sorted(pending.items(), key=lambda kv: (kv[1].get("c", kv[1]["e"]), kv[1]["e"]))
+        evicted = [token for token, _ in by_age[:-MAX_PENDING_LOGINS]]
+        pending = dict(by_age[-MAX_PENDING_LOGINS:])
     if pending:
         session[_session_key(name)] = pending
     else:
         session.pop(_session_key(name), None)
+    return evicted
 
 
 def save_temporary(state: RemoteState, oauth_token: str, secret: str, redirect_uri: str) -> Flow[None]:
@@ -510,17 +516,21 @@ def save_temporary(state: RemoteState, oauth_token: str, secret: str, redirect_u
     if not has_request_context():
         raise RuntimeError("authorize_redirect() stores the request token in the session: call it inside a view")
     name = state.name
-    expires = int(time.time()) + state.request_token_ttl
+    now = time.time()
+    expires = int(now) + state.request_token_ttl
+    created = round(now, 6)
     pending = _pending(name)
     cache = state.cache
     if cache is None:
-        pending[oauth_token] = {"s": state.encrypt(secret), "r": redirect_uri, "e": expires}
+        pending[oauth_token] = {"s": state.encrypt(secret), "r": redirect_uri, "e": expires, "c": created}
     else:
         nonce = secrets.token_urlsafe(16)
         value = json.dumps({"s": secret, "r": redirect_uri, "e": expires, "n": nonce})
         yield Invoke(cache.set, (cache_key(name, oauth_token), value, state.request_token_ttl))
-        pending[oauth_token] = {"n": nonce, "e": expires}
-    _store_pending(name, pending)
+        pending[oauth_token] = {"n": nonce, "e": expires, "c": created}
+    for dropped in _store_pending(name, pending):
+        if cache is not None:  # an abandoned login: free its cache entry now
+            yield Invoke(cache.delete, (cache_key(name, dropped),))
 
 
 def pop_temporary(state: RemoteState, oauth_token: str) -> Flow[dict[str, str]]:

@@ -72,6 +72,11 @@ _SECRET_FIELD = re.compile(
     r"(oauth_token_secret|oauth_verifier|client_secret|oauth_signature)(\"?\s*[=:]\s*\"?)([^\"&\s,}]*)",
     re.IGNORECASE,
 )
+# Matches XML elements (``<name>value</name>``, with attributes or a namespace prefix).
+_SECRET_ELEMENT = re.compile(
+    r"(<(?:[\w.-]+:)?(?:oauth_token_secret|oauth_verifier|client_secret|oauth_signature)\b[^>]*>)([^<]*)",
+    re.IGNORECASE,
+)
 
 
 def quote_body(text: str, limit: int = MAX_QUOTED_BODY) -> str:
@@ -82,6 +87,7 @@ def quote_body(text: str, limit: int = MAX_QUOTED_BODY) -> str:
     *limit* characters (an ellipsis marks a cut).
     """
     masked = _SECRET_FIELD.sub(lambda m: f"{m.group(1)}{m.group(2)}***", text)
+    masked = _SECRET_ELEMENT.sub(lambda m: f"{m.group(1)}***", masked)
     masked = " ".join(masked.split())
     if len(masked) > limit:
         return masked[:limit] + "..."

@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import base64
 import hmac
+import re
 import secrets
 import time
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from typing import Final
 from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 
@@ -47,11 +49,16 @@ SIGNATURE_METHODS: Final = (HMAC_SHA1, HMAC_SHA256, RSA_SHA1, PLAINTEXT)
 SIGNATURE_TYPES: Final = ("header", "query", "body")
 
 FORM_CONTENT_TYPE: Final = "application/x-www-form-urlencoded"
-_DEFAULT_PORTS: Final = {"http": "80", "https": "443"}
+_DEFAULT_PORTS: Final = {"http": 80, "https": 443}
+
+
+_all_unreserved = re.compile(r"[A-Za-z0-9._~-]*").fullmatch
 
 
 def escape(value: str) -> str:
     """Percent-encode *value* as RFC 5849 section 3.6 requires (UTF-8, unreserved kept)."""
+    if _all_unreserved(value):  # the common case (keys, tokens, nonces): nothing to encode
+        return value
     return quote(value, safe="~")
 
 
@@ -59,17 +66,19 @@ def base_string_uri(url: str) -> str:
     """Return the base string URI of *url* (RFC 5849 section 3.4.1.2).
 
     Scheme and host are lower-cased, a default port is dropped, an empty path
-    becomes ``/``, and the query and fragment are removed.
+    becomes ``/``, and the query and fragment are removed. Any ``user:pass@``
+    is dropped too, since the authority must match the ``Host`` header, and an
+    IPv6 literal keeps its brackets.
     """
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
-    netloc = parts.netloc.lower()
-    if not scheme or not netloc:
+    host = parts.hostname  # lower-cased, without userinfo and IPv6 brackets
+    if not scheme or not host:
         raise ValueError("a URL to sign needs a scheme and a host")
-    if ":" in netloc:
-        host, port = netloc.split(":", 1)
-        if _DEFAULT_PORTS.get(scheme) == port:
-            netloc = host
+    port = parts.port  # raises ValueError for a port that is not a number in 0-65535
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = host if port is None or _DEFAULT_PORTS.get(scheme) == port else f"{host}:{port}"
     return urlunsplit((scheme, netloc, parts.path or "/", "", ""))
 
 
@@ -83,16 +92,25 @@ def signature_base_string(method: str, url: str, params: Iterable[tuple[str, str
     """Build the signature base string (RFC 5849 section 3.4.1).
 
     *params* are the decoded query, form-body and protocol parameters;
-    ``oauth_signature`` and ``realm`` are skipped if present.
+    ``oauth_signature`` is skipped if present. A ``realm`` query or body
+    parameter is signed like any other: only the ``realm`` of the
+    ``Authorization`` header is left out (section 3.4.1.3.1), and that one is
+    not a protocol parameter, so callers do not pass it here.
     """
-    kept = [(k, v) for k, v in params if k != "oauth_signature" and k != "realm"]
-    return "&".join(
-        (
-            escape(method.upper()),
-            escape(base_string_uri(url)),
-            escape(normalize_parameters(kept)),
-        )
-    )
+    kept = [(escape(k), escape(v)) for k, v in params if k != "oauth_signature"]
+    return _base_string(method, base_string_uri(url), kept)
+
+
+def _base_string(method: str, base_uri: str, escaped: list[tuple[str, str]]) -> str:
+    """Join method, base string URI and already-escaped parameters (sorted in place)."""
+    escaped.sort()
+    normalized = "&".join([f"{k}={v}" for k, v in escaped])
+    return f"{escape(method.upper())}&{escape(base_uri)}&{escape(normalized)}"
+
+
+@lru_cache(maxsize=512)
+def _cached_base_uri(url_without_query: str) -> str:
+    return base_string_uri(url_without_query)
 
 
 def _hmac(digest: str, base_string: str, key: str) -> str:
@@ -107,6 +125,18 @@ def _is_form(content_type: str | None) -> bool:
 def _decode_form(data: bytes | str) -> list[tuple[str, str]]:
     text = data.decode() if isinstance(data, bytes) else data
     return parse_qsl(text, keep_blank_values=True)
+
+
+def _with_authority(url: str, host: str | None) -> str:
+    """Put the ``Host`` header's authority into *url* (RFC 5849 section 3.4.1.2, item 2)."""
+    if not host:
+        return url
+    return urlunsplit(urlsplit(url)._replace(netloc=host))
+
+
+def _realm_is_valid(realm: str) -> bool:
+    # An RFC 2617 quoted-string without escapes: printable ASCII or tab, no '"' or '\\'.
+    return all(c == "\t" or (" " <= c <= "~" and c not in '"\\') for c in realm)
 
 
 def _encode_params(params: Sequence[tuple[str, str]]) -> str:
@@ -146,8 +176,8 @@ class Signer:
             raise ConfigurationError(
                 "signature_method 'RSA-SHA1' needs an rsa_key (a PEM private key) in client_kwargs"
             )
-        if realm is not None and any(c in realm for c in '"\\\r\n'):
-            raise ConfigurationError("realm may not contain quotes, backslashes or line breaks")
+        if realm is not None and not _realm_is_valid(realm):
+            raise ConfigurationError("realm may only contain printable ASCII characters, without quotes or backslashes")
         #: The consumer key, sent as ``oauth_consumer_key``.
         self.client_id = client_id
         self._client_secret = client_secret or ""
@@ -225,7 +255,13 @@ class Signer:
         oauth = self.protocol_params(
             token=token, callback=callback, verifier=verifier, nonce=nonce, timestamp=timestamp
         )
+        # The base string URI takes its authority from the Host header
+        # (section 3.4.1.2); httpx derives that header from the URL unless the
+        # caller sets it, and never puts a user:pass@ in it.
         url = str(request.url)
+        host = request.headers.get("host")
+        if host is not None and host != request.url.netloc.decode("ascii"):
+            url = _with_authority(url, host)
         query = request.url.query.decode("ascii")
         params = parse_qsl(query, keep_blank_values=True) if query else []
 
@@ -245,14 +281,22 @@ class Signer:
             if body:
                 params.extend(_decode_form(body))
 
+        # Protocol parameter names never need escaping; values are escaped once
+        # and reused for the base string and the Authorization header.
+        escaped_oauth = [(k, escape(v)) for k, v in oauth]
         if self.signature_method == PLAINTEXT:
             base = ""
         else:
-            base = signature_base_string(request.method, url, [*params, *oauth])
-        oauth.append(("oauth_signature", self.signature(base, token_secret)))
+            escaped = [(escape(k), escape(v)) for k, v in params]
+            escaped.extend(escaped_oauth)
+            base_uri = _cached_base_uri(url.split("#", 1)[0].split("?", 1)[0])
+            base = _base_string(request.method, base_uri, escaped)
+        signature = self.signature(base, token_secret)
+        oauth.append(("oauth_signature", signature))
 
         if self.signature_type == "header":
-            fields = ", ".join(f'{escape(k)}="{escape(v)}"' for k, v in oauth)
+            escaped_oauth.append(("oauth_signature", escape(signature)))
+            fields = ", ".join([f'{k}="{v}"' for k, v in escaped_oauth])
             if self.realm:
                 fields = f'realm="{self.realm}", {fields}'
             request.headers["Authorization"] = f"OAuth {fields}"

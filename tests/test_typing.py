@@ -37,6 +37,7 @@ def test_misuse_is_rejected_on_exactly_the_marked_lines() -> None:
     output, status = _run(TYPING / "check_errors.py")
     assert status == 1, output
     found = {
-        (int(m.group(1)), m.group(2)) for m in re.finditer(r"check_errors\.py:(\d+): error: .*\[([\w-]+)\]$", output, re.M)
+        (int(m.group(1)), m.group(2))
+        for m in re.finditer(r"check_errors\.py:(\d+): error: .*\[([\w-]+)\]$", output, re.M)
     }
     assert found == expected, output

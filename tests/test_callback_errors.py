@@ -1,0 +1,622 @@
+"""Every way a login can fail ends in a typed exception, in sync and async views.
+
+The apps of the first part register ``@app.errorhandler(OAuthError)`` (Authlib's
+base class) answering ``{"error": type(e).__name__, "message": str(e)}`` and
+keep the exception objects, so the tests check both what the browser sees and
+the exception itself (type, ``reason``, ``status_code``, ``repr``). The last
+part checks the default handler that ``init_app`` registers for
+:class:`~flask_oauth1_async.AuthorizationError` when the app has none.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import pytest
+from authlib.integrations.base_client import OAuthError
+from authlib.integrations.base_client.errors import MismatchingStateError
+from flask import Blueprint, Flask, Response, jsonify, url_for
+
+from flask_oauth1_async import (
+    AccessDeniedError,
+    AuthorizationError,
+    CallbackNotConfirmedError,
+    CallbackTokenError,
+    InvalidTokenResponseError,
+    MissingVerifierError,
+    OAuth,
+    OAuth1Error,
+    ProviderError,
+    ProviderHTTPError,
+)
+from tests.conftest import ClientApp, ClientAppFactory, Provider
+from tests.support.browser import Browser
+from tests.support.provider import create_provider
+from tests.support.servers import ServerThread
+
+VIEW_KINDS = ("sync", "async")
+LOGIN_PATH = {"sync": "/login", "async": "/alogin"}
+CALLBACK_PATH = {"sync": "/callback", "async": "/acallback"}
+
+SECRET_MARK = "SEKRET"
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def _dance_routes(app: Flask, oauth: OAuth) -> None:
+    @app.route("/login")
+    def login() -> Any:
+        return oauth.demo.authorize_redirect(url_for("callback", _external=True))
+
+    @app.route("/callback")
+    def callback() -> Response:
+        token = oauth.demo.authorize_access_token()
+        return jsonify(screen_name=token["screen_name"])
+
+    @app.route("/alogin")
+    async def alogin() -> Any:
+        return await oauth.demo.authorize_redirect(url_for("acallback", _external=True))
+
+    @app.route("/acallback")
+    async def acallback() -> Response:
+        token = await oauth.demo.authorize_access_token()
+        return jsonify(screen_name=token["screen_name"])
+
+
+def _json_errors(app: Flask, oauth: OAuth) -> None:
+    """Dance routes plus an ``OAuthError`` handler that answers JSON and keeps the exceptions."""
+    _dance_routes(app, oauth)
+    caught: list[BaseException] = []
+    app.config["CAUGHT"] = caught
+
+    @app.errorhandler(OAuthError)
+    def oauth_error(e: OAuthError) -> tuple[Response, int]:
+        caught.append(e)
+        return jsonify(error=type(e).__name__, message=str(e)), 418
+
+
+def _caught(ca: ClientApp) -> list[BaseException]:
+    caught: list[BaseException] = ca.app.config["CAUGHT"]
+    return caught
+
+
+def _only_error(ca: ClientApp) -> BaseException:
+    caught = _caught(ca)
+    assert len(caught) == 1, caught
+    return caught[0]
+
+
+def _assert_json_error(response: Any, expected: type[BaseException]) -> dict[str, str]:
+    """The JSON handler answered (418) for an exception of exactly type *expected*."""
+    assert response.status_code == 418, response.text
+    body: dict[str, str] = response.json()
+    assert body["error"] == expected.__name__, body
+    return body
+
+
+def _start_login(browser: Browser, url: str) -> str:
+    """GET the client's login URL and return the provider authorize URL it redirects to."""
+    response = browser.get(url)
+    assert response.status_code == 302, response.text
+    location = response.headers["Location"]
+    assert urlsplit(location).path == "/authorize", location
+    return location
+
+
+def _with_query(url: str, **params: str) -> str:
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True) + list(params.items())
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def _approve(browser: Browser, authorize_url: str, user: str = "alice") -> str:
+    """Consent at the provider and return the callback URL it redirects to (not followed)."""
+    response = browser.get(_with_query(authorize_url, user=user))
+    assert response.status_code == 302, response.text
+    return str(response.headers["Location"])
+
+
+def _without(url: str, key: str) -> str:
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != key]
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def _token_of(authorize_url: str) -> str:
+    return dict(parse_qsl(urlsplit(authorize_url).query))["oauth_token"]
+
+
+# ------------------------------------------------------------------ denial
+
+
+@pytest.mark.parametrize("kind", VIEW_KINDS)
+def test_denied_at_provider_raises_access_denied(kind: str, provider: Provider, client_app: ClientAppFactory) -> None:
+    ca = client_app(provider, _json_errors)
+    with Browser() as browser:
+        result = browser.login_via(ca.url + LOGIN_PATH[kind], deny=True)
+    assert "denied" in result.callback_params
+    body = _assert_json_error(result.response, AccessDeniedError)
+    assert "declined" in body["message"]
+    exc = _only_error(ca)
+    assert isinstance(exc, AccessDeniedError)
+    assert isinstance(exc, AuthorizationError)
+    assert exc.error == "access_denied"
+    assert provider.state.hits["/access_token"] == 0
+
+
+@pytest.mark.parametrize("problem", ["user_refused", "permission_denied"])
+@pytest.mark.parametrize("kind", VIEW_KINDS)
+def test_oauth_problem_refusal_raises_access_denied_and_forgets_the_login(
+    kind: str, problem: str, provider: Provider, client_app: ClientAppFactory
+) -> None:
+    ca = client_app(provider, _json_errors)
+    with Browser() as browser:
+        authorize_url = _start_login(browser, ca.url + LOGIN_PATH[kind])
+        oauth_token = _token_of(authorize_url)
+        refused = ca.url + CALLBACK_PATH[kind] + "?" + urlencode({"oauth_token": oauth_token, "oauth_problem": problem})
+        _assert_json_error(browser.get(refused), AccessDeniedError)
+        # The pending login was discarded: even a genuine approval cannot complete it now.
+        callback_url = _approve(browser, authorize_url)
+        _assert_json_error(browser.get(callback_url), CallbackTokenError)
+    exc = _caught(ca)[-1]
+    assert isinstance(exc, CallbackTokenError)
+    assert exc.reason == "unknown"
+    assert provider.state.hits["/access_token"] == 0
+
+
+# ------------------------------------------------------------------ bad callbacks
+
+
+@pytest.mark.parametrize("kind", VIEW_KINDS)
+def test_callback_without_oauth_token(kind: str, provider: Provider, client_app: ClientAppFactory) -> None:
+    ca = client_app(provider, _json_errors)
+    with Browser() as browser:
+        _start_login(browser, ca.url + LOGIN_PATH[kind])  # a pending login exists, but is not named
+        response = browser.get(ca.url + CALLBACK_PATH[kind] + "?oauth_verifier=abc")
+    _assert_json_error(response, CallbackTokenError)
+    exc = _only_error(ca)
+    assert isinstance(exc, CallbackTokenError)
+    assert exc.reason == "missing"
+    assert provider.state.hits["/access_token"] == 0
+
+
+@pytest.mark.parametrize("kind", VIEW_KINDS)
+def test_callback_with_unknown_oauth_token(kind: str, provider: Provider, client_app: ClientAppFactory) -> None:
+    ca = client_app(provider, _json_errors)
+    with Browser() as browser:
+        _start_login(browser, ca.url + LOGIN_PATH[kind])
+        query = urlencode({"oauth_token": "never-issued", "oauth_verifier": "abc"})
+        response = browser.get(ca.url + CALLBACK_PATH[kind] + "?" + query)
+    _assert_json_error(response, CallbackTokenError)
+    exc = _only_error(ca)
+    assert isinstance(exc, CallbackTokenError)
+    assert exc.reason == "unknown"
+    assert provider.state.hits["/access_token"] == 0
+
+
+@pytest.mark.parametrize("kind", VIEW_KINDS)
+def test_callback_without_verifier(kind: str, provider: Provider, client_app: ClientAppFactory) -> None:
+    ca = client_app(provider, _json_errors)
+    with Browser() as browser:
+        callback_url = _approve(browser, _start_login(browser, ca.url + LOGIN_PATH[kind]))
+        assert "oauth_verifier=" in callback_url
+        response = browser.get(_without(callback_url, "oauth_verifier"))
+    body = _assert_json_error(response, MissingVerifierError)
+    assert "oauth_verifier" in body["message"]
+    assert isinstance(_only_error(ca), MissingVerifierError)
+    assert provider.state.hits["/access_token"] == 0
+
+
+# ------------------------------------------------------------------ oauth_callback_confirmed
+
+
+@pytest.mark.parametrize("confirmed", [False, None], ids=["false", "missing"])
+@pytest.mark.parametrize("kind", VIEW_KINDS)
+def test_callback_not_confirmed_is_rejected(
+    kind: str, confirmed: bool | None, provider: Provider, client_app: ClientAppFactory
+) -> None:
+    provider.state.callback_confirmed = confirmed
+    ca = client_app(provider, _json_errors)
+    with Browser() as browser:
+        response = browser.get(ca.url + LOGIN_PATH[kind])
+        session_cookie = browser.cookies.get("session")
+    body = _assert_json_error(response, CallbackNotConfirmedError)
+    assert "require_callback_confirmed=False" in body["message"]
+    exc = _only_error(ca)
+    assert isinstance(exc, CallbackNotConfirmedError)
+    assert isinstance(exc, ProviderError)
+    assert provider.state.hits["/request_token"] == 1
+    assert provider.state.hits["/authorize"] == 0
+    assert session_cookie is None, "nothing may be stored for a rejected request token"
+
+
+@pytest.mark.parametrize("confirmed", [False, None], ids=["false", "missing"])
+@pytest.mark.parametrize("kind", VIEW_KINDS)
+def test_require_callback_confirmed_false_accepts_legacy_provider(
+    kind: str, confirmed: bool | None, provider: Provider, client_app: ClientAppFactory
+) -> None:
+    provider.state.callback_confirmed = confirmed
+    ca = client_app(provider, _json_errors, require_callback_confirmed=False)
+    with Browser() as browser:
+        result = browser.login_via(ca.url + LOGIN_PATH[kind], user="dave")
+    assert result.response.status_code == 200, result.response.text
+    assert result.response.json() == {"screen_name": "dave"}
+    assert _caught(ca) == []
+
+
+# ------------------------------------------------------------------ provider failures
+
+
+@pytest.mark.parametrize("status", [500, 401, 503])
+@pytest.mark.parametrize("kind", VIEW_KINDS)
+def test_request_token_http_error(kind: str, status: int, provider: Provider, client_app: ClientAppFactory) -> None:
+    provider.state.request_token_status = status
+    ca = client_app(provider, _json_errors)
+    with Browser() as browser:
+        response = browser.get(ca.url + LOGIN_PATH[kind])
+    body = _assert_json_error(response, ProviderHTTPError)
+    assert str(status) in body["message"]
+    assert "request token" in body["message"]
+    exc = _only_error(ca)
+    assert isinstance(exc, ProviderHTTPError)
+    assert exc.status_code == status
+    assert "forced_error" in exc.body_excerpt
+    assert provider.state.hits["/authorize"] == 0
+
+
+@pytest.mark.parametrize("status", [500, 401])
+@pytest.mark.parametrize("kind", VIEW_KINDS)
+def test_access_token_http_error(kind: str, status: int, provider: Provider, client_app: ClientAppFactory) -> None:
+    provider.state.access_token_status = status
+    ca = client_app(provider, _json_errors)
+    with Browser() as browser:
+        result = browser.login_via(ca.url + LOGIN_PATH[kind])
+    body = _assert_json_error(result.response, ProviderHTTPError)
+    assert str(status) in body["message"]
+    assert "access token" in body["message"]
+    exc = _only_error(ca)
+    assert isinstance(exc, ProviderHTTPError)
+    assert exc.status_code == status
+    assert provider.state.hits["/access_token"] == 1
+
+
+def test_oauth_problem_of_a_failed_answer_is_quoted(provider: Provider, client_app: ClientAppFactory) -> None:
+    provider.state.access_token_status = 401
+    provider.state.access_token_body = "oauth_problem=token_rejected"
+    ca = client_app(provider, _json_errors)
+    with Browser() as browser:
+        result = browser.login_via(ca.url + "/login")
+    body = _assert_json_error(result.response, ProviderHTTPError)
+    assert "oauth_problem=token_rejected" in body["message"]
+
+
+@pytest.mark.parametrize("endpoint", ["request_token", "access_token"])
+@pytest.mark.parametrize(
+    ("content", "content_type"),
+    [
+        ("<html>oops</html>", None),
+        ("just some text", "text/plain"),
+        ("oops=1&nothing=here", None),
+        ('{"not": "a token"}', "application/json"),
+        ("[1, 2]", "application/json"),
+        ("\x00\xff binary", "application/octet-stream"),
+        ("", None),
+    ],
+    ids=["html", "text", "form-without-token", "json-without-token", "json-list", "binary", "empty"],
+)
+@pytest.mark.parametrize("kind", VIEW_KINDS)
+def test_success_status_without_token_is_invalid_token_response(
+    kind: str,
+    endpoint: str,
+    content: str,
+    content_type: str | None,
+    provider: Provider,
+    client_app: ClientAppFactory,
+) -> None:
+    setattr(provider.state, f"{endpoint}_body", content)
+    setattr(provider.state, f"{endpoint}_content_type", content_type)
+    ca = client_app(provider, _json_errors)
+    with Browser() as browser:
+        if endpoint == "request_token":
+            response = browser.get(ca.url + LOGIN_PATH[kind])
+        else:
+            response = browser.login_via(ca.url + LOGIN_PATH[kind]).response
+    # Never a ValueError/KeyError (which would be a 500 here): always the typed error.
+    _assert_json_error(response, InvalidTokenResponseError)
+    exc = _only_error(ca)
+    assert isinstance(exc, InvalidTokenResponseError)
+    assert isinstance(exc, ProviderError)
+    assert not isinstance(exc, ValueError)
+
+
+# ------------------------------------------------------------------ messages: short and secret-free
+
+
+def _error_texts(ca: ClientApp, response: Any) -> list[str]:
+    exc = _only_error(ca)
+    assert isinstance(exc, OAuth1Error)
+    texts = [str(exc), repr(exc), response.text, exc.description or ""]
+    texts.append(str(getattr(exc, "body_excerpt", "")))
+    return texts
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [(200, InvalidTokenResponseError), (500, ProviderHTTPError)],
+    ids=["2xx", "5xx"],
+)
+@pytest.mark.parametrize("endpoint", ["request_token", "access_token"])
+@pytest.mark.parametrize("kind", VIEW_KINDS)
+def test_long_bodies_are_truncated(
+    kind: str,
+    endpoint: str,
+    status: int,
+    expected: type[OAuth1Error],
+    provider: Provider,
+    client_app: ClientAppFactory,
+) -> None:
+    setattr(provider.state, f"{endpoint}_status", status)
+    setattr(provider.state, f"{endpoint}_body", "<html>" + "x" * 5000 + "</html>")
+    ca = client_app(provider, _json_errors)
+    with Browser() as browser:
+        if endpoint == "request_token":
+            response = browser.get(ca.url + LOGIN_PATH[kind])
+        else:
+            response = browser.login_via(ca.url + LOGIN_PATH[kind]).response
+    _assert_json_error(response, expected)
+    exc = _only_error(ca)
+    assert isinstance(exc, expected)
+    assert "xxxx" in str(exc), "an excerpt of the body is quoted"
+    assert len(str(exc)) < 1000
+    assert len(repr(exc)) < 1000
+    assert len(response.text) < 1000
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "expected"),
+    [
+        (200, f"oauth_token_secret={SECRET_MARK}&error=no_token", InvalidTokenResponseError),
+        (200, f"oauth_token=&oauth_token_secret={SECRET_MARK}", InvalidTokenResponseError),
+        (401, f"oauth_problem=token_rejected&oauth_token_secret={SECRET_MARK}", ProviderHTTPError),
+        (500, f"oauth_token=t&oauth_token_secret={SECRET_MARK}&oauth_verifier={SECRET_MARK}", ProviderHTTPError),
+        (200, f"Error: oauth_token_secret={SECRET_MARK}", InvalidTokenResponseError),
+    ],
+    ids=["2xx-form", "2xx-empty-token", "401-form", "500-form-and-verifier", "2xx-text"],
+)
+@pytest.mark.parametrize("endpoint", ["request_token", "access_token"])
+@pytest.mark.parametrize("kind", VIEW_KINDS)
+def test_token_secrets_in_bodies_are_never_quoted(
+    kind: str,
+    endpoint: str,
+    status: int,
+    body: str,
+    expected: type[OAuth1Error],
+    provider: Provider,
+    client_app: ClientAppFactory,
+) -> None:
+    setattr(provider.state, f"{endpoint}_status", status)
+    setattr(provider.state, f"{endpoint}_body", body)
+    ca = client_app(provider, _json_errors)
+    with Browser() as browser:
+        if endpoint == "request_token":
+            response = browser.get(ca.url + LOGIN_PATH[kind])
+        else:
+            response = browser.login_via(ca.url + LOGIN_PATH[kind]).response
+    _assert_json_error(response, expected)
+    texts = _error_texts(ca, response)
+    for text in texts:
+        assert SECRET_MARK not in text, text
+    assert "oauth_token_secret=***" in str(_only_error(ca))
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (json.dumps({"oauth_token_secret": SECRET_MARK, "error": "no_token"}), "application/json"),
+        (json.dumps({"error": "no_token", "oauth_token_secret": SECRET_MARK}, separators=(",", ":")), "text/plain"),
+        (json.dumps({"oauth_verifier": SECRET_MARK, "oauth_token_secret": SECRET_MARK}), "application/json"),
+        (f"<?xml version='1.0'?><r><oauth_token_secret>{SECRET_MARK}</oauth_token_secret></r>", "application/xml"),
+    ],
+    ids=["json", "json-compact", "json-verifier", "xml"],
+)
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [(200, InvalidTokenResponseError), (401, ProviderHTTPError)],
+    ids=["2xx", "401"],
+)
+@pytest.mark.parametrize("kind", VIEW_KINDS)
+def test_token_secrets_in_structured_bodies_are_never_quoted(
+    kind: str,
+    status: int,
+    expected: type[OAuth1Error],
+    body: str,
+    content_type: str,
+    provider: Provider,
+    client_app: ClientAppFactory,
+) -> None:
+    # An answer that has a secret but no oauth_token: the library rejects it and quotes it.
+    provider.state.access_token_status = status
+    provider.state.access_token_body = body
+    provider.state.access_token_content_type = content_type
+    ca = client_app(provider, _json_errors)
+    with Browser() as browser:
+        response = browser.login_via(ca.url + LOGIN_PATH[kind]).response
+    _assert_json_error(response, expected)
+    for text in _error_texts(ca, response):
+        assert SECRET_MARK not in text, text
+
+
+# ------------------------------------------------------------------ Authlib-style denial
+
+
+@pytest.fixture(scope="module")
+def authlib_style_provider() -> Iterator[Provider]:
+    """A provider that reports a denial as ``?error=access_denied`` (Authlib's style)."""
+    app, state = create_provider(deny_style="authlib")
+    with ServerThread(app, name="provider-authlib-deny") as server:
+        yield Provider(server, state)
+
+
+@pytest.mark.parametrize("kind", VIEW_KINDS)
+def test_error_access_denied_callback_raises_access_denied(
+    kind: str, authlib_style_provider: Provider, client_app: ClientAppFactory
+) -> None:
+    p = authlib_style_provider
+    p.state.reset_counters()
+    ca = client_app(p, _json_errors)
+    with Browser() as browser:
+        result = browser.login_via(ca.url + LOGIN_PATH[kind], deny=True)
+    assert result.callback_params.get("error") == "access_denied"
+    assert "denied" not in result.callback_params
+    _assert_json_error(result.response, AccessDeniedError)
+    assert isinstance(_only_error(ca), AccessDeniedError)
+    assert p.state.hits["/access_token"] == 0
+
+
+@pytest.mark.parametrize("kind", VIEW_KINDS)
+def test_other_error_parameter_is_not_a_denial(kind: str, provider: Provider, client_app: ClientAppFactory) -> None:
+    # Only the denial values count; any other error= leaves the usual token checks in charge.
+    ca = client_app(provider, _json_errors)
+    with Browser() as browser:
+        response = browser.get(ca.url + CALLBACK_PATH[kind] + "?error=server_error")
+    _assert_json_error(response, CallbackTokenError)
+    exc = _only_error(ca)
+    assert isinstance(exc, CallbackTokenError)
+    assert exc.reason == "missing"
+
+
+# ------------------------------------------------------------------ the default handler of init_app
+
+
+@pytest.mark.parametrize("kind", VIEW_KINDS)
+def test_default_handler_answers_plain_text_without_traceback(
+    kind: str, provider: Provider, client_app: ClientAppFactory
+) -> None:
+    ca = client_app(provider, _dance_routes)
+    callback = ca.url + CALLBACK_PATH[kind]
+    with Browser() as browser:
+        denied = browser.login_via(ca.url + LOGIN_PATH[kind], deny=True).response
+        missing = browser.get(callback)
+        unknown = browser.get(callback + "?oauth_token=nope&oauth_verifier=x")
+        no_verifier = browser.get(
+            _without(_approve(browser, _start_login(browser, ca.url + LOGIN_PATH[kind])), "oauth_verifier")
+        )
+    cases = [(denied, 403), (missing, 400), (unknown, 400), (no_verifier, 400)]
+    for response, status in cases:
+        assert response.status_code == status, response.text
+        assert response.headers["Content-Type"].startswith("text/plain")
+        assert response.text.startswith("Sign-in failed: ")
+        assert "Traceback" not in response.text
+        assert 'File "' not in response.text
+    assert "declined" in denied.text
+    assert "no oauth_token" in missing.text
+    assert "oauth_verifier" in no_verifier.text
+
+
+@pytest.mark.parametrize("broader", [OAuthError, OAuth1Error, Exception, MismatchingStateError])
+@pytest.mark.parametrize("kind", VIEW_KINDS)
+def test_user_handler_for_broader_class_wins_over_default(
+    kind: str, broader: type[Exception], provider: Provider, client_app: ClientAppFactory
+) -> None:
+    def setup(app: Flask, oauth: OAuth) -> None:
+        _dance_routes(app, oauth)
+
+        @app.errorhandler(broader)
+        def handle(e: Exception) -> tuple[Response, int]:
+            return jsonify(handled_by=broader.__name__, error=type(e).__name__), 499
+
+    ca = client_app(provider, setup)
+    with Browser() as browser:
+        response = browser.get(ca.url + CALLBACK_PATH[kind] + "?oauth_token=nope&oauth_verifier=x")
+        denied = browser.login_via(ca.url + LOGIN_PATH[kind], deny=True).response
+    assert response.status_code == 499, response.text
+    assert response.json() == {"handled_by": broader.__name__, "error": "CallbackTokenError"}
+    if broader is MismatchingStateError:  # AccessDeniedError is not one: the default handler answers
+        assert denied.status_code == 403
+        assert denied.text.startswith("Sign-in failed: ")
+    else:
+        assert denied.status_code == 499, denied.text
+        assert denied.json() == {"handled_by": broader.__name__, "error": "AccessDeniedError"}
+
+
+@pytest.mark.parametrize("kind", VIEW_KINDS)
+def test_async_user_handler_for_broader_class_wins(kind: str, provider: Provider, client_app: ClientAppFactory) -> None:
+    def setup(app: Flask, oauth: OAuth) -> None:
+        _dance_routes(app, oauth)
+
+        @app.errorhandler(OAuthError)
+        async def handle(e: OAuthError) -> tuple[Response, int]:
+            return jsonify(error=type(e).__name__), 499
+
+    ca = client_app(provider, setup)
+    with Browser() as browser:
+        denied = browser.login_via(ca.url + LOGIN_PATH[kind], deny=True).response
+    assert denied.status_code == 499
+    assert denied.json() == {"error": "AccessDeniedError"}
+
+
+@pytest.mark.parametrize("kind", VIEW_KINDS)
+def test_user_handler_for_specific_class_replaces_default(
+    kind: str, provider: Provider, client_app: ClientAppFactory
+) -> None:
+    def setup(app: Flask, oauth: OAuth) -> None:
+        _dance_routes(app, oauth)
+
+        @app.errorhandler(AccessDeniedError)
+        def denied(e: AccessDeniedError) -> tuple[str, int]:
+            return "come back soon", 200
+
+    ca = client_app(provider, setup)
+    with Browser() as browser:
+        denied = browser.login_via(ca.url + LOGIN_PATH[kind], deny=True).response
+        unknown = browser.get(ca.url + CALLBACK_PATH[kind] + "?oauth_token=nope&oauth_verifier=x")
+    assert denied.status_code == 200
+    assert denied.text == "come back soon"
+    assert unknown.status_code == 400
+    assert unknown.text.startswith("Sign-in failed: ")
+
+
+def test_provider_errors_are_not_handled_by_the_default_handler(
+    provider: Provider, client_app: ClientAppFactory
+) -> None:
+    # Only AuthorizationError gets the friendly default; a provider outage is a server error.
+    provider.state.request_token_status = 500
+    ca = client_app(provider, _dance_routes)
+    with Browser() as browser:
+        response = browser.get(ca.url + "/login")
+    assert response.status_code == 500
+    assert "Traceback" not in response.text
+
+
+@pytest.mark.parametrize("kind", VIEW_KINDS)
+def test_blueprint_handler_for_broader_class_wins_over_default(
+    kind: str, provider: Provider, client_app: ClientAppFactory
+) -> None:
+    # Flask looks through a blueprint's handlers (whole MRO) before the app's, so the
+    # blueprint's OAuthError handler beats the app-level AuthorizationError default.
+    def setup(app: Flask, oauth: OAuth) -> None:
+        bp = Blueprint("auth", __name__, url_prefix="/auth")
+
+        @bp.route("/callback")
+        def callback() -> Response:
+            return jsonify(dict(oauth.demo.authorize_access_token()))
+
+        @bp.route("/acallback")
+        async def acallback() -> Response:
+            return jsonify(dict(await oauth.demo.authorize_access_token()))
+
+        @bp.errorhandler(OAuthError)
+        def handle(e: OAuthError) -> tuple[Response, int]:
+            return jsonify(error=type(e).__name__), 499
+
+        app.register_blueprint(bp)
+
+    ca = client_app(provider, setup)
+    with Browser() as browser:
+        response = browser.get(ca.url + "/auth" + CALLBACK_PATH[kind] + "?oauth_token=nope&oauth_verifier=x")
+    assert response.status_code == 499, response.text
+    assert response.json() == {"error": "CallbackTokenError"}

@@ -1,0 +1,210 @@
+"""The whole OAuth 1.0a dance, in sync and async views, through real servers and a scripted browser.
+
+* the token returned by ``authorize_access_token()`` (extra fields, masked
+  ``repr``, the secret present) and its reuse by a later call of the same
+  request without ``fetch_token``;
+* every signature method (HMAC-SHA1, HMAC-SHA256, RSA-SHA1, PLAINTEXT) with
+  every signature type (header, query, body), over HTTP and HTTPS, checking
+  where the provider actually received the protocol parameters.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+import pytest
+from flask import Flask, Response, jsonify, url_for
+
+from flask_oauth1_async import OAuth, OAuth1Token
+from tests.conftest import ClientAppFactory, Provider
+from tests.support.browser import Browser
+from tests.support.provider import HMAC_CLIENT_ID, RSA_CLIENT_ID, RecordedRequest
+
+VIEW_KINDS = ("sync", "async")
+LOGIN_PATH = {"sync": "/login", "async": "/alogin"}
+CALLBACK_PATH = {"sync": "/callback", "async": "/acallback"}
+
+SIGNATURE_METHODS = ("HMAC-SHA1", "HMAC-SHA256", "RSA-SHA1", "PLAINTEXT")
+SIGNATURE_TYPES = ("header", "query", "body")
+
+_HEADER_PARAM = re.compile(r'([A-Za-z_]+)="([^"]*)"')
+
+
+def _report(token: OAuth1Token, me_status: int, me_body: Any) -> Response:
+    """What the callback views answer: everything the tests want to look at."""
+    return jsonify(
+        token_class=type(token).__name__,
+        token=dict(token),
+        token_repr=repr(token),
+        token_str=str(token),
+        me_status=me_status,
+        me=me_body,
+    )
+
+
+def _routes(app: Flask, oauth: OAuth) -> None:
+    """``/login`` + ``/callback`` as ``def`` views, ``/alogin`` + ``/acallback`` as ``async def``."""
+
+    @app.route("/login")
+    def login() -> Any:
+        return oauth.demo.authorize_redirect(url_for("callback", _external=True))
+
+    @app.route("/callback")
+    def callback() -> Response:
+        token = oauth.demo.authorize_access_token()
+        me = oauth.demo.get("me")  # no token=: must reuse the token just obtained
+        return _report(token, me.status_code, me.json())
+
+    @app.route("/alogin")
+    async def alogin() -> Any:
+        return await oauth.demo.authorize_redirect(url_for("acallback", _external=True))
+
+    @app.route("/acallback")
+    async def acallback() -> Response:
+        token = await oauth.demo.authorize_access_token()
+        me = await oauth.demo.get("me")
+        return _report(token, me.status_code, me.json())
+
+
+def _oauth_params(recorded: RecordedRequest) -> tuple[str, dict[str, str]]:
+    """Where the request carried its ``oauth_*`` parameters, and those parameters (decoded)."""
+    header = recorded.authorization
+    query = dict(parse_qsl(recorded.query_string, keep_blank_values=True))
+    body = dict(parse_qsl(recorded.body.decode(), keep_blank_values=True))
+    found: list[tuple[str, dict[str, str]]] = []
+    if header is not None:
+        assert header.startswith("OAuth "), header
+        found.append(("header", {k: unquote(v) for k, v in _HEADER_PARAM.findall(header)}))
+    if "oauth_signature" in query:
+        found.append(("query", {k: v for k, v in query.items() if k.startswith("oauth_")}))
+    if "oauth_signature" in body:
+        found.append(("body", {k: v for k, v in body.items() if k.startswith("oauth_")}))
+    assert len(found) == 1, f"protocol parameters expected in exactly one place, got {found!r}"
+    return found[0]
+
+
+# ------------------------------------------------------------------ the token
+
+
+@pytest.mark.parametrize("kind", VIEW_KINDS)
+def test_dance_returns_full_token_and_reuses_it_in_the_same_request(
+    kind: str, provider: Provider, client_app: ClientAppFactory
+) -> None:
+    fetch_calls: list[str] = []
+
+    def fetch_token(name: str) -> None:  # must never be consulted: the dance's token is used
+        fetch_calls.append(name)
+        return None
+
+    ca = client_app(provider, _routes, oauth_kwargs={"fetch_token": fetch_token})
+    with Browser() as browser:
+        result = browser.login_via(ca.url + LOGIN_PATH[kind], user="alice")
+    assert result.response.status_code == 200, result.response.text
+    assert urlsplit(result.callback_url).path == CALLBACK_PATH[kind]
+    body = result.response.json()
+
+    token = body["token"]
+    assert body["token_class"] == "OAuth1Token"
+    assert token["screen_name"] == "alice"
+    assert token["user_id"] == provider.state.user_id_for("alice")
+    secret = token["oauth_token_secret"]
+    assert secret, "the token secret must be returned"
+    # The token is the one the provider issued (not the request token).
+    issued = provider.state.get_access_token(HMAC_CLIENT_ID, token["oauth_token"])
+    assert issued is not None
+    assert issued.oauth_token_secret == secret
+    assert token["oauth_token"] != result.callback_params["oauth_token"]
+
+    # repr/str mask the secret but show the rest.
+    for shown in (body["token_repr"], body["token_str"]):
+        assert secret not in shown
+        assert "'oauth_token_secret': '***'" in shown
+        assert token["oauth_token"] in shown
+        assert "alice" in shown
+
+    # The later call of the same request was signed with that token, without fetch_token.
+    assert body["me_status"] == 200
+    assert body["me"]["user"] == "alice"
+    assert fetch_calls == []
+    me_request = provider.state.last_request("/api/me")
+    assert me_request is not None
+    _, params = _oauth_params(me_request)
+    assert params["oauth_token"] == token["oauth_token"]
+    assert provider.state.hits["/request_token"] == 1
+    assert provider.state.hits["/access_token"] == 1
+
+
+def test_oauth1_token_repr_masks_secret() -> None:
+    token = OAuth1Token(oauth_token="tok", oauth_token_secret="very-secret", screen_name="bob")
+    assert "very-secret" not in repr(token)
+    assert "very-secret" not in str(token)
+    assert token.secret == "very-secret"
+    assert token.token == "tok"
+    assert token == {"oauth_token": "tok", "oauth_token_secret": "very-secret", "screen_name": "bob"}
+
+
+# ------------------------------------------------------- signature methods x types
+
+
+def _signature_settings(p: Provider, method: str, sig_type: str) -> dict[str, Any]:
+    client_kwargs: dict[str, Any] = dict(p.settings().get("client_kwargs", {}))  # TLS verify, if any
+    client_kwargs["signature_type"] = sig_type
+    client_kwargs["signature_method"] = method
+    settings: dict[str, Any] = {"client_kwargs": client_kwargs}
+    if method == "RSA-SHA1":
+        client_kwargs["rsa_key"] = p.state.rsa_private_key_pem
+        settings.update(client_id=RSA_CLIENT_ID, client_secret=None)
+    return settings
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+@pytest.mark.parametrize("method", SIGNATURE_METHODS)
+@pytest.mark.parametrize("sig_type", SIGNATURE_TYPES)
+@pytest.mark.parametrize("kind", VIEW_KINDS)
+def test_dance_with_every_signature_method_and_type(
+    kind: str,
+    sig_type: str,
+    method: str,
+    scheme: str,
+    request: pytest.FixtureRequest,
+    client_app: ClientAppFactory,
+) -> None:
+    p: Provider = request.getfixturevalue("provider" if scheme == "http" else "provider_tls")
+    assert p.url.startswith(scheme + "://")
+    ca = client_app(p, _routes, **_signature_settings(p, method, sig_type))
+    with Browser(verify=p.tls.client_context if p.tls is not None else True) as browser:
+        result = browser.login_via(ca.url + LOGIN_PATH[kind], user="carol")
+    assert result.response.status_code == 200, result.response.text
+    body = result.response.json()
+    assert body["token"]["screen_name"] == "carol"
+    assert body["me"]["user"] == "carol"
+    client_id = RSA_CLIENT_ID if method == "RSA-SHA1" else HMAC_CLIENT_ID
+    assert body["me"]["client_id"] == client_id
+
+    callback_token = result.callback_params["oauth_token"]
+    expectations: dict[str, dict[str, str]] = {
+        "/request_token": {"oauth_callback": ca.url + CALLBACK_PATH[kind]},
+        "/access_token": {
+            "oauth_token": callback_token,
+            "oauth_verifier": result.callback_params["oauth_verifier"],
+        },
+        "/api/me": {"oauth_token": body["token"]["oauth_token"]},
+    }
+    for path, expected in expectations.items():
+        recorded = p.state.last_request(path)
+        assert recorded is not None, path
+        location, params = _oauth_params(recorded)
+        assert location == sig_type, (path, location)
+        assert params["oauth_signature_method"] == method, path
+        assert params["oauth_consumer_key"] == client_id, path
+        assert params["oauth_signature"], path
+        for key, value in expected.items():
+            assert params[key] == value, (path, key)
+        if sig_type == "body":
+            assert recorded.headers.get("Content-Type", "").startswith("application/x-www-form-urlencoded")
+    # Each endpoint was hit exactly once: nothing was retried or rejected.
+    assert p.state.hits["/request_token"] == 1
+    assert p.state.hits["/access_token"] == 1
+    assert p.state.hits["/api/me"] == 1
