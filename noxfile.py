@@ -60,7 +60,7 @@ def tests(session: nox.Session) -> None:
 def tests_lowest(session: nox.Session) -> None:
     """Run the suite against the lowest supported Flask 2.x, Werkzeug, httpx and asgiref."""
     session.install("-e", ".", *_group("tests"))
-    session.install("flask[async]==2.2.5", "werkzeug==2.2.3", "httpx==0.27.2", "asgiref==3.7.2")
+    session.install("flask[async]==2.0.3", "werkzeug==2.0.3", "httpx==0.28.0", "asgiref==3.7.2")
     session.run("pytest", "-p", "no:cacheprovider", *session.posargs)
 
 
