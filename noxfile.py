@@ -127,7 +127,5 @@ def e2e(session: nox.Session) -> None:
 @nox.session(python=DEFAULT_PYTHON)
 def bench(session: nox.Session) -> None:
     """Benchmarks vs raw httpx and Authlib; writes benchmarks/results/latest.md (``-- --quick`` for a short run)."""
-    session.install(
-        "-e", ".", "authlib", "requests", "starlette", "oauthlib", "trustme", "certifi", "psutil", "cachelib"
-    )
+    session.install("-e", ".", "authlib", "requests", "starlette", "oauthlib", "trustme", "certifi", "psutil")
     session.run("python", "-m", "benchmarks", *session.posargs, env={"PYTHONFAULTHANDLER": "1"})

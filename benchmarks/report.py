@@ -1,0 +1,596 @@
+"""Render the results (a JSON-able dict) as Markdown, and the docs page as reStructuredText.
+
+``python -m benchmarks.report --rst docs/benchmarks.rst`` re-renders the docs
+page from ``benchmarks/results/latest.json`` without measuring anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import re
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+Row = Sequence[str]
+
+#: Memory growth (last quarter minus first quarter) that still counts as flat.
+MEMORY_FLAT_MIB = 2.0
+
+
+# ---------------------------------------------------------------- formatting
+
+
+def us(value: float | None) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if value >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.1f}"
+
+
+def ms(value_us: float | None) -> str:
+    if value_us is None:
+        return "-"
+    return f"{value_us / 1000.0:,.1f}"
+
+
+def ratio(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}x"
+
+
+def conns(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def spread(row: dict[str, Any]) -> str:
+    return f"{us(row['p10_us'])}-{us(row['p90_us'])}"
+
+
+def iqr(row: dict[str, Any]) -> str:
+    return f"{us(row['q1_us'])}-{us(row['q3_us'])}"
+
+
+def _ref_label(row: dict[str, Any]) -> str:
+    ref = row.get("reference")
+    return f"{ratio(row.get('ratio'))} ({ref})" if ref else "-"
+
+
+def _paired(row: dict[str, Any]) -> str:
+    return ratio(row.get("extra", {}).get("paired_ratio")) if row.get("reference") else "-"
+
+
+# ---------------------------------------------------------------- tables
+
+
+def call_table(samples: dict[str, dict[str, Any]]) -> tuple[Row, list[Row]]:
+    header = ("flavour", "n", "median us", "p10-p90 us", "IQR us", "new conns /100", "ratio (to)", "paired ratio")
+    rows = [
+        (
+            s["label"],
+            str(s["n"]),
+            us(s["median_us"]),
+            spread(s),
+            iqr(s),
+            conns(s.get("conn_per_100")),
+            _ref_label(s),
+            _paired(s),
+        )
+        for s in samples.values()
+    ]
+    return header, rows
+
+
+def fanout_table(fanout: dict[str, dict[str, dict[str, Any]]]) -> tuple[Row, list[Row]]:
+    header = ("N", "flavour", "reps", "median wall ms", "p10-p90 ms", "x single call", "new conns /100 calls")
+    rows = []
+    for size, samples in fanout.items():
+        for s in samples.values():
+            rows.append(
+                (
+                    str(size),
+                    s["label"],
+                    str(s["n"]),
+                    ms(s["median_us"]),
+                    f"{ms(s['p10_us'])}-{ms(s['p90_us'])}",
+                    ratio(s.get("ratio")),
+                    conns(s["extra"].get("conn_per_100_calls")),
+                )
+            )
+    return header, rows
+
+
+def throughput_table(data: dict[str, dict[str, Any]]) -> tuple[Row, list[Row]]:
+    header = ("flavour", "requests", "threads", "req/s", "median us", "p10-p90 us", "upstream conns /100", "errors")
+    rows = [
+        (
+            d["label"],
+            str(d["requests"]),
+            str(d["threads"]),
+            f"{d['req_per_s']:,.0f}",
+            us(d["median_us"]),
+            spread(d),
+            conns(d.get("conn_per_100")),
+            str(d["errors"]),
+        )
+        for d in data.values()
+    ]
+    return header, rows
+
+
+def dance_table(samples: dict[str, dict[str, Any]]) -> tuple[Row, list[Row]]:
+    header = ("flavour", "n", "median us", "p10-p90 us", "of which browser step us", "ratio (to)")
+    rows = [
+        (
+            s["label"],
+            str(s["n"]),
+            us(s["median_us"]),
+            spread(s),
+            us(s["extra"].get("browser_step_median_us")),
+            _ref_label(s),
+        )
+        for s in samples.values()
+    ]
+    return header, rows
+
+
+def signing_table(samples: dict[str, dict[str, Any]]) -> tuple[Row, list[Row]]:
+    header = ("signer", "n", "median us", "p10-p90 us", "IQR us", "ratio (to)", "paired ratio")
+    rows = [
+        (s["label"], str(s["n"]), us(s["median_us"]), spread(s), iqr(s), _ref_label(s), _paired(s))
+        for s in samples.values()
+    ]
+    return header, rows
+
+
+def memory_table(data: dict[str, dict[str, Any]]) -> tuple[Row, list[Row]]:
+    header = (
+        "run",
+        "calls",
+        "RSS after warm-up MiB",
+        "first quarter MiB",
+        "last quarter MiB",
+        "growth MiB",
+        "peak MiB",
+        "VmHWM MiB",
+        "time s",
+    )
+    labels = {"sync": "ours, sequential sync calls", "async": "ours, async-view requests (test_client)"}
+    rows = [
+        (
+            labels.get(kind, kind),
+            f"{d['calls']:,}",
+            f"{d['start_mib']:.1f}",
+            f"{d['first_quarter_mib']:.1f}",
+            f"{d['last_quarter_mib']:.1f}",
+            f"{d['growth_mib']:+.2f}",
+            f"{d['peak_mib']:.1f}",
+            f"{d['vmhwm_kib'] / 1024:.1f}" if d.get("vmhwm_kib") else "-",
+            f"{d['elapsed_s']:.1f}",
+        )
+        for kind, d in data.items()
+    ]
+    return header, rows
+
+
+def profile_table(rows: list[dict[str, Any]]) -> tuple[Row, list[Row]]:
+    header = ("function", "calls/API call", "tottime us/API call", "cumtime us/API call")
+    return header, [
+        (
+            r["function"],
+            f"{r['calls_per_call']:.1f}",
+            f"{r['tottime_us']:.1f}",
+            f"{r['cumtime_us']:.1f}",
+        )
+        for r in rows
+    ]
+
+
+# ---------------------------------------------------------------- targets
+
+
+def _get(data: dict[str, Any], *path: str) -> Any:
+    for key in path:
+        if not isinstance(data, dict) or key not in data:
+            return None
+        data = data[key]
+    return data
+
+
+def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Evaluate the issue's targets. ``ok`` is None when the data is missing."""
+    out: list[dict[str, Any]] = []
+
+    def add(
+        name: str,
+        value: float | None,
+        limit: float,
+        fmt: Callable[[float], str],
+        higher_is_better: bool,
+        paired: float | None = None,
+    ) -> None:
+        if value is None:
+            out.append({"target": name, "measured": "not measured", "ok": None, "margin": "", "paired": "-"})
+            return
+        ok = value >= limit if higher_is_better else value <= limit
+        margin = value / limit if limit else math.inf
+        out.append(
+            {
+                "target": name,
+                "measured": fmt(value),
+                "ok": ok,
+                "margin": f"{margin:.2f} of limit",
+                "paired": fmt(paired) if paired is not None else "-",
+                "value": value,
+                "limit": limit,
+            }
+        )
+
+    def paired(*path: str) -> float | None:
+        value = _get(results, *path, "extra", "paired_ratio")
+        return float(value) if value is not None else None
+
+    for scheme in ("http", "https"):
+        add(
+            f"(a) sync call, ours-sync <= 1.15x flavour 1, {scheme.upper()}",
+            _get(results, "shape_a", scheme, "ours-sync", "ratio"),
+            1.15,
+            ratio,
+            False,
+            paired("shape_a", scheme, "ours-sync"),
+        )
+    for scheme in ("http", "https"):
+        add(
+            f"(b) sync view, ours-sync <= 1.15x flavour 1 (incl. test_client), {scheme.upper()}",
+            _get(results, "shape_b", scheme, "ours-sync", "ratio"),
+            1.15,
+            ratio,
+            False,
+            paired("shape_b", scheme, "ours-sync"),
+        )
+    for scheme in ("http", "https"):
+        add(
+            f"(a) many calls in one async view, ours-async <= 1.3x flavour 2, {scheme.upper()}",
+            _get(results, "shape_a", scheme, "ours-async", "ratio"),
+            1.3,
+            ratio,
+            False,
+            paired("shape_a", scheme, "ours-async"),
+        )
+    add(
+        "(b) one call per async-view request <= 2x ours-sync, HTTPS",
+        _get(results, "shape_b", "https", "ours-async", "ratio"),
+        2.0,
+        ratio,
+        False,
+        paired("shape_b", "https", "ours-async"),
+    )
+    add(
+        "(b) one call per async-view request: < 2 new connections /100 requests, HTTPS",
+        _get(results, "shape_b", "https", "ours-async", "conn_per_100"),
+        2.0 - 1e-9,
+        lambda v: f"{v:.2f} /100",
+        False,
+    )
+    for theirs, mine, what in (("authlib-flask", "ours-sync", "sync"), ("authlib-starlette", "ours-async", "async")):
+        a = _get(results, "shape_a", "https", theirs, "median_us")
+        b = _get(results, "shape_a", "https", mine, "median_us")
+        add(
+            f"(a) vs Authlib, {what}: {theirs} / {mine} >= 10x, HTTPS",
+            a / b if a and b else None,
+            10.0,
+            lambda v: f"{v:.1f}x faster",
+            True,
+        )
+    for scheme in ("http", "https"):
+        add(
+            f"fan-out: 50 concurrent calls at 100 ms <= 1.5x one call's wall time (ours-async), {scheme.upper()}",
+            _get(results, "fanout", scheme, "50", "ours-async-gather", "ratio"),
+            1.5,
+            ratio,
+            False,
+        )
+    add(
+        "signing: ours <= 50 us per HMAC-SHA1 signature (median)",
+        _get(results, "signing", "ours", "median_us"),
+        50.0,
+        lambda v: f"{v:.1f} us",
+        False,
+    )
+    for kind in ("sync", "async"):
+        add(
+            f"memory flat: {kind} run growth <= {MEMORY_FLAT_MIB:g} MiB (last vs first quarter)",
+            _get(results, "memory", kind, "growth_mib"),
+            MEMORY_FLAT_MIB,
+            lambda v: f"{v:+.2f} MiB",
+            False,
+        )
+    return out
+
+
+def _verdict(ok: bool | None) -> str:
+    return "n/a" if ok is None else ("PASS" if ok else "MISS")
+
+
+def targets_table(results: dict[str, Any]) -> tuple[Row, list[Row]]:
+    header = ("target", "measured", "verdict", "measured / limit", "paired ratio (info)")
+    return header, [(t["target"], t["measured"], _verdict(t["ok"]), t["margin"], t["paired"]) for t in targets(results)]
+
+
+# ---------------------------------------------------------------- markdown
+
+
+def md_table(header: Row, rows: Iterable[Row]) -> str:
+    def clean(cell: str) -> str:
+        return cell.replace("|", "\\|")
+
+    lines = ["| " + " | ".join(clean(c) for c in header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(clean(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+METHOD = [
+    "Everything runs in one process run on 127.0.0.1: the flavours are measured side by side, so the "
+    "figures are ratios on the same machine at the same moment. Absolute numbers depend on the host.",
+    "Upstream: an asyncio HTTP/1.1 server with hand-written parsing in its own process (keep-alive, "
+    "TCP_NODELAY, plain HTTP and HTTPS with trustme certificates, `/slow` adds 100 ms without blocking). "
+    "It counts accepted TCP connections (the *new conns* columns) and answers a small JSON body.",
+    "TLS: every client uses its library's default verification; the CA bundle is certifi's plus the "
+    "test CA, exported as `SSL_CERT_FILE` / `REQUESTS_CA_BUNDLE`, so a library that builds a client per "
+    "call loads a production-sized bundle per call, as it would in production.",
+    "Timing: `time.perf_counter_ns` around each call (or request, or repetition); warm-up calls first, "
+    "then round-robin batches of all flavours of one comparison (the first flavour rotates each round). "
+    "The garbage collector stays enabled; `gc.collect()` runs before every batch, outside the timed "
+    "region. Spread is p10-p90 and the interquartile range (IQR). Ratios are ratios of medians; "
+    "verdicts use them. The *paired ratio* is the median over rounds of the ratio of the two flavours' "
+    "batch medians in the same round (batches of a round run back to back), a check that is less "
+    "sensitive to load from other tenants of a shared host.",
+    "Shape (a): many calls inside one Flask request: `app.test_request_context()` for sync flavours, one "
+    "`async def` view body run through `app.ensure_sync` (asgiref, as Flask does) for async flavours; "
+    "flavour 2 runs on one long-lived loop of the main thread. 2b is the same kind of client on a "
+    "background loop thread, awaited from the view through `run_coroutine_threadsafe` + `wrap_future` "
+    "(the bridge ours uses, hand-rolled: 2b vs 2 is the bridge's cost, 6 vs 2b is our code's); 2c awaits "
+    "flavour 1's pooled sync client through `asyncio.to_thread`.",
+    "Shape (b): one call per request, many requests, driven through `app.test_client()` (the WSGI "
+    "overhead is identical for all flavours; empty views show it). Async views get Flask's new event "
+    "loop per request, so flavour 2 appears there as 2b: a pooled AsyncClient on a background loop thread "
+    "(hand-rolled, the same design as ours). 2c awaits flavour 1's pooled sync client through "
+    "`asyncio.to_thread`, an alternative design. Async rows are compared with ours-sync.",
+    "Fan-out: N calls to the 100 ms path inside one async view with `asyncio.gather`, vs the same N "
+    "sequentially in a sync view; wall time is measured inside the view.",
+    "Throughput: a separate load-generator process with 8 threads sends a fixed number of requests to "
+    "a werkzeug threaded server (`make_server(threaded=True)`, HTTP/1.1 handler; werkzeug closes every "
+    "connection) running the client app, whose view makes one signed call over HTTPS.",
+    "Dance: request token + authorize redirect (view 1), the browser's visit to the provider's "
+    "authorize URL with `user=alice` (httpx, identical for all), and the callback view fetching the "
+    "access token; against the real provider of `tests/support/provider.py` (Authlib's OAuth 1 server) "
+    "on a werkzeug threaded server over HTTP.",
+    "Memory: fresh processes make 10,000 sequential sync calls / 1,000 async-view requests; RSS is "
+    "sampled 100 times; growth = mean of the last quarter minus mean of the first quarter.",
+]
+
+
+def render_markdown(results: dict[str, Any]) -> str:
+    meta = results["meta"]
+    out: list[str] = ["# Benchmarks: flask_oauth1_async vs raw httpx and Authlib", ""]
+    out.append(
+        f"Generated {meta['date']} by `nox -s bench{' -- --quick' if meta['mode'] == 'quick' else ''}` "
+        f"({meta['mode']} run, {meta.get('duration_s', 0):.0f} s). Times in microseconds unless stated."
+    )
+    out += ["", "## Environment", ""]
+    env_rows = [(k, str(v)) for k, v in meta["environment"].items()]
+    out.append(md_table(("what", "value"), env_rows))
+    out += ["", "## Method", ""]
+    out += [f"- {line}" for line in METHOD]
+    sanity = meta.get("sanity")
+    if sanity:
+        out.append(f"- Sanity: {sanity}")
+    for name, when in (("calibration", "at the start"), ("calibration_end", "at the end")):
+        calibration = results.get(name)
+        if not calibration:
+            continue
+        parts = [f"{s['label']}: median {us(s['median_us'])} us (p10-p90 {spread(s)})" for s in calibration.values()]
+        out.append(
+            f"- Upstream calibration {when} (its own cost, with bare sockets; keep-alive round trips are far "
+            "below every flavour, a burst of fresh connections is the floor for a cold pool): " + "; ".join(parts) + "."
+        )
+    out += ["", "## Targets", "", md_table(*targets_table(results))]
+
+    for section, title in (
+        ("shape_a", "(a) Many calls in one request"),
+        ("shape_b", "(b) One call per request (app.test_client)"),
+    ):
+        data = results.get(section)
+        if not data:
+            continue
+        for scheme, samples in data.items():
+            out += ["", f"## {title} - {scheme.upper()}", "", md_table(*call_table(samples))]
+
+    if results.get("idle_pool"):
+        out += [
+            "",
+            "## Cost of idle pooled connections (HTTPS, sequential calls)",
+            "",
+            "Sequential calls through a pool with one connection, and through another remote's pool right "
+            "after a burst of 20 concurrent calls left 20 idle keep-alive connections in it (httpx keeps up "
+            "to 20, for 5 s; the burst is untimed and repeated before each batch). Batches are interleaved.",
+            "",
+            md_table(*call_table(results["idle_pool"])),
+        ]
+    for scheme, fan in (results.get("fanout") or {}).items():
+        out += [
+            "",
+            f"## Fan-out - {scheme.upper()} (upstream latency 100 ms)",
+            "",
+            md_table(*fanout_table(fan)),
+        ]
+    if results.get("throughput"):
+        out += [
+            "",
+            f"## Throughput under concurrency ({results.get('throughput_scheme', 'https').upper()})",
+            "",
+            md_table(*throughput_table(results["throughput"])),
+        ]
+    dance = results.get("dance")
+    if isinstance(dance, str):
+        out += ["", "## Cost of one dance", "", dance]
+    elif dance:
+        out += ["", "## Cost of one dance (real provider, HTTP)", "", md_table(*dance_table(dance))]
+    if results.get("signing"):
+        out += ["", "## Signing alone (HMAC-SHA1, same inputs)", "", md_table(*signing_table(results["signing"]))]
+    if results.get("memory"):
+        out += ["", "## Memory (fresh process each, HTTPS)", "", md_table(*memory_table(results["memory"]))]
+    prof = results.get("profile")
+    if prof:
+        out += ["", f"## Profiles (cProfile, shape (a), {prof['scheme'].upper()}, {prof['sync']['calls']} calls)", ""]
+        out.append(
+            "Only functions of our package and of httpx/httpcore are listed; times are per API call and "
+            "include cProfile's own overhead (roughly 2x). The async profile merges the view's loop thread "
+            "and our background loop thread; cProfile counts every resumption of a coroutine as a call, so "
+            "for coroutines the calls column is inflated and cumulative times are only indicative."
+        )
+        for kind in ("sync", "async"):
+            p = prof[kind]
+            share = p["share"]
+            out += [
+                "",
+                f"### ours-{kind}: {p['total_us_per_call']:.0f} us profiled per call; own-time share: "
+                f"ours {share['ours']:.0%}, httpx+httpcore {share['httpx']:.0%}, "
+                f"waiting (poll, locks, socket/TLS reads) {share['wait']:.0%}, other {share['other']:.0%}",
+                "",
+                "By cumulative time:",
+                "",
+                md_table(*profile_table(p["by_cumulative"])),
+                "",
+                "By own time (tottime):",
+                "",
+                md_table(*profile_table(p["by_tottime"])),
+            ]
+    out.append("")
+    return "\n".join(out)
+
+
+# ---------------------------------------------------------------- reStructuredText
+
+
+def _rst_cell(text: str) -> str:
+    """Escape *text* for a list-table cell (no lists, references or emphasis by accident)."""
+    for char in ("\\", "*", "`", "|", "_"):
+        text = text.replace(char, "\\" + char)
+    text = re.sub(r"^(\d+)\. ", r"\1\\. ", text)
+    if text[:1] in ("-", "+"):
+        text = "\\" + text
+    return text or "\\ "
+
+
+def rst_table(header: Row, rows: Iterable[Row]) -> str:
+    cell = _rst_cell
+
+    lines = [".. list-table::", "   :header-rows: 1", ""]
+    for row in [header, *rows]:
+        lines.append(f"   * - {cell(row[0])}")
+        lines += [f"     - {cell(c)}" for c in row[1:]]
+    return "\n".join(lines)
+
+
+def _title(text: str, char: str) -> list[str]:
+    return [text, char * len(text), ""]
+
+
+def _md_to_rst(line: str) -> str:
+    return line.replace("`", "``")
+
+
+def render_rst(results: dict[str, Any]) -> str:
+    meta = results["meta"]
+    out: list[str] = [
+        ".. Generated by ``python -m benchmarks.report --rst docs/benchmarks.rst`` from",
+        "   benchmarks/results/latest.json (the method text lives in benchmarks/report.py).",
+        "",
+    ]
+    out += _title("Benchmarks", "=")
+    out += [
+        "The benchmark suite in ``benchmarks/`` compares flask_oauth1_async with a raw pooled httpx",
+        "client (the floor for a signed call) and with Authlib's Flask and Starlette OAuth 1 clients.",
+        "Run it with ``nox -s bench`` (about 10 minutes) or ``nox -s bench -- --quick`` (under 2",
+        "minutes); it prints a Markdown report and writes it to ``benchmarks/results/latest.md``.",
+        "Benchmarks are never asserted in the test suite: they only report.",
+        "",
+    ]
+    out += _title("Method", "-")
+    for line in METHOD:
+        out += [f"* {_md_to_rst(line)}", ""]
+    out += _title("Latest results", "-")
+    out += [
+        f"{meta['mode'].capitalize()} run of {meta['date']}; times in microseconds unless stated;",
+        "ratios are ratios of medians. Environment:",
+        "",
+        rst_table(("what", "value"), [(k, str(v)) for k, v in meta["environment"].items()]),
+        "",
+    ]
+    calibration = results.get("calibration")
+    if calibration:
+        parts = [f"{s['label']}: median {us(s['median_us'])} us" for s in calibration.values()]
+        out += ["Upstream calibration (its own cost): " + "; ".join(parts) + ".", ""]
+    out += _title("Targets", "~")
+    out += [rst_table(*targets_table(results)), ""]
+    for section, title in (("shape_a", "(a) Many calls in one request"), ("shape_b", "(b) One call per request")):
+        for scheme, samples in (results.get(section) or {}).items():
+            out += _title(f"{title}, {scheme.upper()}", "~")
+            out += [rst_table(*call_table(samples)), ""]
+    if results.get("idle_pool"):
+        out += _title("Cost of idle pooled connections", "~")
+        out += [rst_table(*call_table(results["idle_pool"])), ""]
+    for scheme, fan in (results.get("fanout") or {}).items():
+        out += _title(f"Fan-out, {scheme.upper()} (100 ms upstream latency)", "~")
+        out += [rst_table(*fanout_table(fan)), ""]
+    if results.get("throughput"):
+        out += _title("Throughput under concurrency", "~")
+        out += [rst_table(*throughput_table(results["throughput"])), ""]
+    dance = results.get("dance")
+    if isinstance(dance, dict) and dance:
+        out += _title("Cost of one dance", "~")
+        out += [rst_table(*dance_table(dance)), ""]
+    if results.get("signing"):
+        out += _title("Signing alone", "~")
+        out += [rst_table(*signing_table(results["signing"])), ""]
+    if results.get("memory"):
+        out += _title("Memory", "~")
+        out += [rst_table(*memory_table(results["memory"])), ""]
+    prof = results.get("profile")
+    if prof:
+        out += _title("Profiles", "~")
+        out += [
+            "Top functions of our package and httpx/httpcore by cumulative time, per API call",
+            f"(cProfile, shape (a), {prof['scheme'].upper()}); see ``benchmarks/results/latest.md`` for more.",
+            "",
+        ]
+        for kind in ("sync", "async"):
+            out += [f"ours-{kind}:", "", rst_table(*profile_table(prof[kind]["by_cumulative"])), ""]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    here = os.path.dirname(os.path.abspath(__file__))
+    parser = argparse.ArgumentParser(description="Re-render the benchmark report from its JSON results.")
+    parser.add_argument("--json", default=os.path.join(here, "results", "latest.json"))
+    parser.add_argument("--md", help="write the Markdown report here")
+    parser.add_argument("--rst", help="write the reStructuredText docs page here")
+    args = parser.parse_args(argv)
+    with open(args.json, encoding="utf-8") as handle:
+        results = json.load(handle)
+    if args.md:
+        with open(args.md, "w", encoding="utf-8") as handle:
+            handle.write(render_markdown(results))
+    if args.rst:
+        with open(args.rst, "w", encoding="utf-8") as handle:
+            handle.write(render_rst(results))
+    if not args.md and not args.rst:
+        print(render_markdown(results))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
