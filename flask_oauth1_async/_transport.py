@@ -104,15 +104,50 @@ class LoopThread:
         return asyncio.run_coroutine_threadsafe(coro, self.get_loop())
 
     async def run(self, coro: Coroutine[Any, Any, T]) -> T:
-        """Await *coro* on the background loop from another running loop."""
+        """Await *coro* on the background loop from another running loop.
+
+        A lean bridge: one task on the background loop, one future on the
+        caller's loop, and one thread-safe wake-up in each direction (no
+        :class:`concurrent.futures.Future` in between). Cancelling the caller
+        cancels the background task.
+        """
         loop = self.get_loop()
-        try:
-            current = asyncio.get_running_loop()
-        except RuntimeError:  # pragma: no cover - only called from coroutines
-            current = None
+        current = asyncio.get_running_loop()
         if current is loop:
             return await coro
-        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, loop))
+        waiter: asyncio.Future[T] = current.create_future()
+        holder: list[asyncio.Task[T]] = []
+
+        def deliver(task: asyncio.Task[T]) -> None:  # on the caller's loop
+            if waiter.done():
+                if not task.cancelled():
+                    task.exception()  # the caller went away: mark it retrieved
+                return
+            if task.cancelled():
+                waiter.cancel()
+            elif (exc := task.exception()) is not None:
+                waiter.set_exception(exc)
+            else:
+                waiter.set_result(task.result())
+
+        def finished(task: asyncio.Task[T]) -> None:  # on the background loop
+            try:
+                current.call_soon_threadsafe(deliver, task)
+            except RuntimeError:  # the caller's loop is closed: nobody waits any more
+                if not task.cancelled():
+                    task.exception()
+
+        def start() -> None:  # on the background loop
+            task = loop.create_task(coro)
+            holder.append(task)
+            task.add_done_callback(finished)
+
+        loop.call_soon_threadsafe(start)
+        try:
+            return await waiter
+        except asyncio.CancelledError:
+            loop.call_soon_threadsafe(_cancel_started, holder)
+            raise
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop the loop and join its thread (a no-op in a forked child)."""
@@ -159,3 +194,9 @@ def _close_all_at_exit() -> None:
 atexit.register(_close_all_at_exit)
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=loop_thread._after_fork)
+
+
+def _cancel_started(holder: list[asyncio.Task[Any]]) -> None:
+    # Runs on the background loop after start(), since call_soon_threadsafe keeps order.
+    for task in holder:
+        task.cancel()
