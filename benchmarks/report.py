@@ -351,7 +351,8 @@ METHOD = [
     "`async def` view body run through `app.ensure_sync` (asgiref, as Flask does) for async flavours; "
     "flavour 2 runs on one long-lived loop of the main thread. 2b is the same kind of client on a "
     "background loop thread, awaited from the view through `run_coroutine_threadsafe` + `wrap_future` "
-    "(the bridge ours uses, hand-rolled: 2b vs 2 is the bridge's cost, 6 vs 2b is our code's); 2c awaits "
+    "(the textbook bridge, hand-rolled; ours uses an equivalent, leaner `call_soon_threadsafe` bridge: "
+    "2b vs 2 is the cost of a bridge, 6 vs 2b is our code and bridge); 2c awaits "
     "flavour 1's pooled sync client through `asyncio.to_thread`.",
     "Shape (b): one call per request, many requests, driven through `app.test_client()` (the WSGI "
     "overhead is identical for all flavours; empty views show it). Async views get Flask's new event "
