@@ -254,21 +254,31 @@ def _safe_url(url: httpx.URL | str) -> str:
 def join_url(base: str | None, url: str) -> str:
     """Resolve *url* against the remote's ``api_base_url``.
 
-    Absolute ``http(s)://`` URLs are used as they are. Anything else is
-    appended to the base, which keeps its last path segment
-    (``.../1.1`` + ``account/x`` is ``.../1.1/account/x``); a leading ``/`` on
-    *url* is ignored, like httpx's ``base_url``.
+    * ``http(s)://...`` URLs are used as they are;
+    * a path such as ``account/x`` is appended to the whole base, which keeps
+      its last segment whether or not it ends with ``/`` (``.../1.1`` +
+      ``account/x`` is ``.../1.1/account/x``);
+    * a path starting with ``/`` is taken from the base's host, as
+      :func:`urllib.parse.urljoin` (and so Authlib and Flask-OAuthlib) do:
+      ``https://api.x.com/1.1/`` + ``/2/users/me`` is ``https://api.x.com/2/users/me``.
     """
     lowered = url[:8].lower()
     if lowered.startswith(("http://", "https://")):
         return url
+    if url.startswith("//"):
+        raise ConfigurationError(
+            f"refusing the protocol-relative URL {url!r}: pass an absolute https:// URL to call another host"
+        )
     if not base:
         raise ConfigurationError(
             f"cannot resolve the relative URL {url!r}: set api_base_url (or the {{NAME}}_API_BASE_URL key)"
         )
+    if url.startswith("/"):
+        parts = urlsplit(base)
+        return urlunsplit((parts.scheme, parts.netloc, "", "", "")) + url
     if not base.endswith("/"):
         base += "/"
-    return base + url.lstrip("/")
+    return base + url
 
 
 def parse_token_response(response: httpx.Response, endpoint: str) -> dict[str, str]:

@@ -62,10 +62,10 @@ CASES: dict[str, Case] = {
     "patch_json": lambda o, base: o.demo.patch("echo", json={"p": [1, 2]}),
     "delete_params": lambda o, base: o.demo.delete("echo", params={"id": "7"}),
     "relative": lambda o, base: o.demo.get("me"),
-    "leading_slash": lambda o, base: o.demo.get("/me"),
+    "leading_slash": lambda o, base: o.demo.get("/api/me"),
     "absolute": lambda o, base: o.deep.get(base + "/api/me"),
     "keeps_last_segment": lambda o, base: o.deep.get("x/y"),
-    "keeps_last_segment_slash": lambda o, base: o.deep.get("/x/y"),
+    "leading_slash_from_host_root": lambda o, base: o.deep.get("/api/path/x/y"),
     "unicode_path": lambda o, base: o.deep.get("caf\u00e9 x/a%2Fb"),
     "repeated_params": lambda o, base: o.demo.get("me", params=[("a", "1"), ("a", "2"), ("e", "")]),
 }
@@ -161,7 +161,7 @@ CHECKS: dict[str, Callable[[dict[str, Any], str], None]] = {
     "leading_slash": _check_me,
     "absolute": _check_me,
     "keeps_last_segment": _check_deep,
-    "keeps_last_segment_slash": _check_deep,
+    "leading_slash_from_host_root": _check_deep,
     "unicode_path": _check_unicode_path,
     "repeated_params": _check_repeated_params,
 }
@@ -176,7 +176,7 @@ PATHS = {
     "leading_slash": "/api/me",
     "absolute": "/api/me",
     "keeps_last_segment": "/api/path/x/y",
-    "keeps_last_segment_slash": "/api/path/x/y",
+    "leading_slash_from_host_root": "/api/path/x/y",
     "unicode_path": "/api/path/caf\u00e9 x/a/b",
     "repeated_params": "/api/me",
 }
@@ -249,3 +249,29 @@ def test_resource_call(
     assert received.path == PATHS.get(case, "/api/echo")
     assert (received.authorization or "").startswith("OAuth ")
     assert f'oauth_token="{tok["oauth_token"]}"' in (received.authorization or "")
+
+
+@pytest.mark.parametrize(
+    ("base", "url", "expected"),
+    [
+        ("https://api.x.com/1.1", "account/x.json", "https://api.x.com/1.1/account/x.json"),
+        ("https://api.x.com/1.1/", "account/x.json", "https://api.x.com/1.1/account/x.json"),
+        ("https://api.x.com/1.1/", "/2/users/me", "https://api.x.com/2/users/me"),
+        ("https://api.x.com:8443/1.1", "/2/users/me", "https://api.x.com:8443/2/users/me"),
+        ("https://api.x.com/1.1", "HTTPS://other.example/x", "HTTPS://other.example/x"),
+        (None, "http://127.0.0.1/x", "http://127.0.0.1/x"),
+    ],
+)
+def test_join_url(base: str | None, url: str, expected: str) -> None:
+    from flask_oauth1_async._flow import join_url
+
+    assert join_url(base, url) == expected
+
+
+@pytest.mark.parametrize(("base", "url"), [(None, "me"), ("https://api.x.com/1.1", "//evil.example/x")])
+def test_join_url_refuses_what_it_cannot_resolve_safely(base: str | None, url: str) -> None:
+    from flask_oauth1_async import ConfigurationError
+    from flask_oauth1_async._flow import join_url
+
+    with pytest.raises(ConfigurationError):
+        join_url(base, url)
