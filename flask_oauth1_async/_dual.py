@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import warnings
 from collections.abc import Awaitable, Callable, Coroutine, Generator
+from collections.abc import Coroutine as CoroutineABC
 from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar
 
 import httpx
@@ -54,32 +55,60 @@ def _misuse_message(label: str, sync_name: str) -> str:
 class PendingCall(Generic[T]):
     """The awaitable that a plain-named method returns inside an event loop.
 
-    Await it exactly once. Using it as if it were the result (reading an
-    attribute, indexing it, returning it from a Flask view) raises a
-    :class:`TypeError` that names the fix, and dropping it without awaiting
-    it emits a :class:`NeverAwaitedWarning`.
+    Await it exactly once, or hand it to :func:`asyncio.gather`,
+    :func:`asyncio.create_task` or a ``TaskGroup`` (it behaves as a
+    coroutine). Using it as if it were the result (reading an attribute,
+    indexing it, returning it from a Flask view) raises a :class:`TypeError`
+    that names the fix, and dropping it without awaiting it emits a
+    :class:`NeverAwaitedWarning`.
     """
 
-    __slots__ = ("_awaited", "_factory", "_label", "_sync_name")
+    __slots__ = ("_awaited", "_factory", "_inner", "_label", "_sync_name")
 
     def __init__(self, factory: Callable[[], Coroutine[Any, Any, T]], label: str, sync_name: str) -> None:
         self._factory = factory
         self._label = label
         self._sync_name = sync_name
         self._awaited = False
+        self._inner: Coroutine[Any, Any, T] | None = None
+
+    def _coroutine(self) -> Coroutine[Any, Any, T]:
+        inner = self._inner
+        if inner is None:
+            if self._awaited:
+                raise RuntimeError(f"the awaitable returned by {self._label}() was already awaited")
+            self._awaited = True
+            inner = self._inner = self._factory()
+        return inner
 
     def __await__(self) -> Generator[Any, None, T]:
-        if self._awaited:
+        if self._inner is not None or self._awaited:
             raise RuntimeError(f"the awaitable returned by {self._label}() was already awaited")
+        return self._coroutine().__await__()
+
+    # The coroutine protocol, so that asyncio.create_task() accepts it.
+    def send(self, value: Any) -> Any:
+        """Part of the coroutine protocol (used by asyncio tasks)."""
+        return self._coroutine().send(value)
+
+    def throw(self, typ: Any, val: Any = None, tb: Any = None) -> Any:
+        """Part of the coroutine protocol (used by asyncio tasks)."""
+        if val is None and tb is None:
+            return self._coroutine().throw(typ)
+        return self._coroutine().throw(typ, val, tb)  # pragma: no cover - legacy signature
+
+    def close(self) -> None:
+        """Part of the coroutine protocol: discard without running (no warning)."""
         self._awaited = True
-        return self._factory().__await__()
+        if self._inner is not None:
+            self._inner.close()
 
     def _misuse(self, *args: object, **kwargs: object) -> NoReturn:
         self._awaited = True  # one clear error is enough: no extra warning
         raise TypeError(_misuse_message(self._label, self._sync_name))
 
     def __getattr__(self, name: str) -> NoReturn:
-        if name.startswith("_"):
+        if name.startswith(("_", "cr_", "gi_", "ag_")):
             raise AttributeError(name)
         self._misuse()
 
@@ -102,6 +131,9 @@ class PendingCall(Generic[T]):
                 NeverAwaitedWarning,
                 stacklevel=1,
             )
+
+
+CoroutineABC.register(PendingCall)
 
 
 def dual(

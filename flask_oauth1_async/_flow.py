@@ -204,19 +204,31 @@ async def _invoke_once(effect: Invoke) -> Any:
     pending: dict[str, asyncio.Future[Any]] = g.setdefault(_G_PENDING, {})
     key = effect.once_key
     assert key is not None
-    existing = pending.get(key)
-    if existing is not None and existing.get_loop() is asyncio.get_running_loop():
-        return await asyncio.shield(existing)
-    future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    loop = asyncio.get_running_loop()
+    while True:
+        existing = pending.get(key)
+        if existing is None or existing.get_loop() is not loop:
+            break
+        # asyncio.wait never cancels what it waits for: if *this* caller is
+        # cancelled, the shared lookup goes on for the others.
+        await asyncio.wait([existing])
+        if not existing.cancelled():
+            return existing.result()
+        # The caller that ran the lookup was cancelled: run it ourselves.
+    future: asyncio.Future[Any] = loop.create_future()
     pending[key] = future
     try:
         result = await _invoke_async(effect.func, effect.args)
-    except BaseException as exc:
+    except Exception as exc:
         future.set_exception(exc)
         future.exception()  # mark retrieved: waiters get it, nobody else must
         raise
+    except BaseException:
+        future.cancel()
+        raise
     finally:
-        pending.pop(key, None)
+        if pending.get(key) is future:
+            del pending[key]
     future.set_result(result)
     return result
 
@@ -309,7 +321,7 @@ def parse_token_response(response: httpx.Response, endpoint: str) -> dict[str, s
             data = {str(k): str(v) for k, v in loaded.items() if v is not None}
     else:
         try:
-            data = dict(parse_qsl(text.strip(), keep_blank_values=True, strict_parsing=True))
+            data = dict(parse_qsl(text.strip(), keep_blank_values=True))
         except ValueError:
             data = {}
     if not data.get("oauth_token") or "oauth_token_secret" not in data:
@@ -358,6 +370,25 @@ def resolve_token(state: RemoteState, token: object) -> Flow[OAuth1Token]:
     if resolved is None:
         raise MissingTokenError(f"no token for {name!r}: fetch_token returned None")
     return resolved
+
+
+def current_token(name: str) -> OAuth1Token | None:
+    """The token of this request for remote *name* (None outside a request or if unknown)."""
+    if not has_request_context():
+        return None
+    cached: dict[str, OAuth1Token | None] = g.get(_G_TOKENS) or {}
+    return cached.get(name)
+
+
+def set_current_token(name: str, value: object) -> None:
+    """Make *value* (a token-like or None) this request's token for remote *name*."""
+    if not has_request_context():
+        raise RuntimeError("a remote app's token lives on flask.g: set it inside a request")
+    tokens: dict[str, OAuth1Token | None] = g.setdefault(_G_TOKENS, {})
+    if value is None:
+        tokens.pop(name, None)
+    else:
+        tokens[name] = to_token(value)
 
 
 def remember_token(name: str, token: OAuth1Token) -> None:
@@ -451,7 +482,14 @@ def authorize_access_token_flow(state: RemoteState, kwargs: dict[str, Any]) -> F
     if not has_request_context():
         raise RuntimeError("authorize_access_token() reads the callback query: call it inside the callback view")
     args = request.args
-    oauth_token = args.get("oauth_token") or None
+    explicit_token = kwargs.pop("oauth_token", None)
+    explicit_verifier = kwargs.pop("oauth_verifier", None)
+    oauth_token = explicit_token or args.get("oauth_token") or None
+    if oauth_token is None and explicit_verifier:
+        # Out-of-band (PIN) logins never come back through a callback: the
+        # user types the verifier, and the login is the newest one pending
+        # in this browser session.
+        oauth_token = newest_pending(name)
     denied = args.get("denied")
     problem = (args.get("oauth_problem") or args.get("error") or "").lower()
     if denied is not None or problem in _DENIED_PROBLEMS:
@@ -462,7 +500,7 @@ def authorize_access_token_flow(state: RemoteState, kwargs: dict[str, Any]) -> F
             "the callback has no oauth_token parameter; was this URL opened directly?", reason="missing"
         )
     record = yield from pop_temporary(state, oauth_token)
-    verifier = args.get("oauth_verifier")
+    verifier = explicit_verifier or args.get("oauth_verifier")
     if not verifier:
         raise MissingVerifierError("the callback has no oauth_verifier parameter (RFC 5849 section 2.2)")
     params = {**state.access_token_params, **kwargs}
@@ -543,6 +581,45 @@ def save_temporary(state: RemoteState, oauth_token: str, secret: str, redirect_u
             yield Invoke(cache.delete, (cache_key(name, dropped),))
 
 
+def newest_pending(name: str) -> str | None:
+    """The ``oauth_token`` of the newest login of remote *name* pending in this session."""
+    pending = _pending(name)
+    if not pending:
+        return None
+    return max(pending.items(), key=lambda kv: (kv[1].get("c", kv[1]["e"]), kv[1]["e"]))[0]
+
+
+class _ConsumedTokens:
+    """Request tokens this process has already consumed, kept until they expire.
+
+    The session is a cookie: a browser (or an attacker holding an old copy of
+    it) can send an earlier version that still lists a used login. This set
+    stops such a replay before it reaches the provider, within one process;
+    a shared cache (``OAuth(cache=...)``) does it across processes.
+    """
+
+    def __init__(self, limit: int = 10_000) -> None:
+        self._lock = threading.Lock()
+        self._seen: dict[str, float] = {}
+        self._limit = limit
+
+    def claim(self, key: str, expires: float) -> bool:
+        """Record *key*; False if it was already recorded (a replay)."""
+        now = time.time()
+        with self._lock:
+            if key in self._seen and self._seen[key] > now:
+                return False
+            if len(self._seen) >= self._limit:
+                self._seen = {k: e for k, e in self._seen.items() if e > now}
+                while len(self._seen) >= self._limit:
+                    self._seen.pop(next(iter(self._seen)))
+            self._seen[key] = expires
+            return True
+
+
+_consumed = _ConsumedTokens()
+
+
 def pop_temporary(state: RemoteState, oauth_token: str) -> Flow[dict[str, str]]:
     """Consume the pending login for *oauth_token* (one-time) or raise :class:`CallbackTokenError`."""
     name = state.name
@@ -566,6 +643,8 @@ def pop_temporary(state: RemoteState, oauth_token: str) -> Flow[dict[str, str]]:
         if state.cache is not None:
             yield Invoke(state.cache.delete, (cache_key(name, oauth_token),))
         raise expired
+    if not _consumed.claim(cache_key(name, oauth_token), float(marker["e"]) + 60):
+        raise unknown
     cache = state.cache
     if cache is None:
         secret = state.decrypt(str(marker.get("s", "")))
@@ -580,7 +659,7 @@ def pop_temporary(state: RemoteState, oauth_token: str) -> Flow[dict[str, str]]:
         raise expired
     try:
         data = json.loads(stored.decode() if isinstance(stored, bytes) else stored)
-    except (ValueError, AttributeError):
+    except (ValueError, TypeError, AttributeError):
         raise unknown from None
     if not isinstance(data, dict) or not secrets.compare_digest(str(data.get("n", "")), str(marker.get("n", ""))):
         raise unknown

@@ -191,9 +191,17 @@ def _close_all_at_exit() -> None:
     loop_thread.stop()
 
 
+def _after_fork_in_child() -> None:
+    loop_thread._after_fork()
+    for obj in list(_exit_tracked):
+        reset = getattr(obj, "after_fork_in_child", None)
+        if reset is not None:
+            reset()
+
+
 atexit.register(_close_all_at_exit)
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=loop_thread._after_fork)
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _cancel_started(holder: list[asyncio.Task[Any]]) -> None:

@@ -67,9 +67,11 @@ __all__ = [
 #: How many characters of a provider's response body an error may quote.
 MAX_QUOTED_BODY = 200
 
-# Matches form fields (``name=value``) and JSON members (``"name": "value"``).
+# Matches form fields (``name=value``), JSON members (``"name": "value"``) and
+# percent-encoded fields such as a signature base string echoed by a provider.
 _SECRET_FIELD = re.compile(
-    r"(oauth_token_secret|oauth_verifier|client_secret|oauth_signature)(\"?\s*[=:]\s*\"?)([^\"&\s,}]*)",
+    r"(oauth_token_secret|oauth_verifier|client_secret|oauth_signature)"
+    r"(\"?\s*[=:]\s*\"?|%3D|%253D)((?:(?!%26|%2526)[^\"&\s,}])*)",
     re.IGNORECASE,
 )
 # Matches XML elements (``<name>value</name>``, with attributes or a namespace prefix).

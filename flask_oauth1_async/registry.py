@@ -38,11 +38,14 @@ import logging
 import os
 import ssl
 import threading
+import urllib.request
 import weakref
 from collections.abc import Callable, Mapping
+from http.cookiejar import Cookie, CookieJar, DefaultCookiePolicy
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import httpx
+from asgiref.sync import iscoroutinefunction
 from flask import Flask, current_app, has_app_context
 from werkzeug.wrappers import Response as WerkzeugResponse
 
@@ -89,13 +92,18 @@ EXTRA_KEYS: tuple[str, ...] = (
 #: ``client_kwargs`` entries that configure OAuth 1 signing instead of httpx.
 OAUTH1_CLIENT_KWARGS: tuple[str, ...] = ("signature_method", "signature_type", "realm", "rsa_key")
 
-_HTTPX_CLIENT_KWARGS = frozenset(
-    (
-        set(inspect.signature(httpx.Client.__init__).parameters)
-        | set(inspect.signature(httpx.AsyncClient.__init__).parameters)
+_EXTRA_CLIENT_KWARGS = frozenset({"async_transport", "async_event_hooks"})
+
+_HTTPX_CLIENT_KWARGS = (
+    frozenset(
+        (
+            set(inspect.signature(httpx.Client.__init__).parameters)
+            | set(inspect.signature(httpx.AsyncClient.__init__).parameters)
+        )
+        - {"self", "auth", "base_url"}
     )
-    - {"self", "auth", "base_url"}
-) | {"async_transport"}
+    | _EXTRA_CLIENT_KWARGS
+)
 
 log = logging.getLogger("flask_oauth1_async")
 
@@ -147,6 +155,23 @@ def _dict_setting(settings: Mapping[str, Any], key: str, name: str) -> dict[str,
     if not isinstance(value, Mapping):
         raise ConfigurationError(f"{key} of remote app {name!r} must be a dict, not {type(value).__name__}")
     return dict(value)
+
+
+class _RefuseResponseCookies(DefaultCookiePolicy):
+    """Cookie policy of the shared clients: never store a cookie from a response."""
+
+    def set_ok(self, cookie: Cookie, request: urllib.request.Request) -> bool:
+        return False
+
+
+def _as_async_hook(hook: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    if iscoroutinefunction(hook):
+        return hook
+
+    async def run(obj: Any) -> Any:
+        return hook(obj)
+
+    return run
 
 
 class RemoteState:
@@ -209,6 +234,8 @@ class RemoteState:
         self._async: httpx.AsyncClient | None = None
         self._async_pid = 0
         self._fernet: Fernet | None = None
+        self._in_flight = 0
+        self._retired = False
         track_for_exit(self)
 
     def __repr__(self) -> str:
@@ -275,6 +302,27 @@ class RemoteState:
 
     def _client_kwargs(self, kind: str) -> dict[str, Any]:
         kwargs = dict(self._httpx_kwargs)
+        # One client serves every user, so it must never keep cookies that a
+        # response sets: they would be sent with the next user's calls.
+        # Cookies given in client_kwargs are still sent.
+        jar = CookieJar(policy=_RefuseResponseCookies())
+        for cookie in httpx.Cookies(kwargs.pop("cookies", None)).jar:
+            jar.set_cookie(cookie)
+        kwargs["cookies"] = jar
+        hooks = kwargs.pop("event_hooks", None) or {}
+        async_hooks = kwargs.pop("async_event_hooks", None)
+        if kind == "sync":
+            if any(iscoroutinefunction(h) for hs in hooks.values() for h in hs):
+                raise ConfigurationError(
+                    f"client_kwargs['event_hooks'] of {self.name!r} has async hooks, which blocking calls cannot "
+                    "run; put them in client_kwargs['async_event_hooks'] (used for awaited calls)"
+                )
+            if hooks:
+                kwargs["event_hooks"] = hooks
+        elif async_hooks is not None:
+            kwargs["event_hooks"] = async_hooks
+        elif hooks:
+            kwargs["event_hooks"] = {event: [_as_async_hook(h) for h in hs] for event, hs in hooks.items()}
         sync_transport = kwargs.pop("transport", None)
         async_transport = kwargs.pop("async_transport", None)
         if kind == "sync":
@@ -321,11 +369,51 @@ class RemoteState:
 
     def run_sync(self, flow: _flow.Flow[Any]) -> Any:
         """Drive *flow* with the sync client."""
-        return _flow.run_sync(flow, self.sync_client())
+        self._enter()
+        try:
+            return _flow.run_sync(flow, self.sync_client())
+        finally:
+            self._leave()
 
     async def run_async(self, flow: _flow.Flow[Any]) -> Any:
         """Drive *flow* with the async client on the background loop."""
-        return await _flow.run_async(flow, self.async_client(), loop_thread.run)
+        self._enter()
+        try:
+            return await _flow.run_async(flow, self.async_client(), loop_thread.run)
+        finally:
+            self._leave()
+
+    def _enter(self) -> None:
+        with self._lock:
+            self._in_flight += 1
+
+    def _leave(self) -> None:
+        with self._lock:
+            self._in_flight -= 1
+            done = self._retired and self._in_flight == 0
+        if done:
+            self._close_soon()
+
+    def retire(self) -> None:
+        """Close the clients once the calls still using them have finished.
+
+        Used when a remote is registered again: requests in flight keep their
+        connections, new ones get a new :class:`RemoteState`.
+        """
+        with self._lock:
+            self._retired = True
+            idle = self._in_flight == 0
+        if idle:
+            self._close_soon()
+
+    def _close_soon(self) -> None:
+        with self._lock:
+            sync, self._sync = self._sync, None
+            aclient, self._async = self._async, None
+        if sync is not None and self._sync_pid == os.getpid():
+            sync.close()
+        if aclient is not None and self._async_pid == os.getpid() and loop_thread.running:
+            loop_thread.submit(aclient.aclose())  # fire and forget: never block a caller's loop
 
     def close(self) -> None:
         """Close both clients (blocking). Safe to call more than once."""
@@ -352,6 +440,11 @@ class RemoteState:
     def close_for_exit(self) -> None:
         """Called at interpreter exit."""
         self.close()
+
+    def after_fork_in_child(self) -> None:
+        """Give the child process fresh locks (a fork may happen while one is held)."""
+        self._lock = threading.Lock()
+        self._in_flight = 0
 
 
 class _AppState:
@@ -528,7 +621,7 @@ class OAuth:
             state = RemoteState(app, app_state, remote, self.load_settings(app, name, registered, overwrite))
             app_state.remotes[name] = (generation, state)
         if entry is not None:
-            entry[1].close()
+            entry[1].retire()
         return state
 
     def close(self) -> None:
@@ -562,6 +655,8 @@ class RemoteApp:
     clients used are those of the current Flask app.
     """
 
+    __slots__ = ("_registry", "name")
+
     def __init__(self, registry: OAuth, name: str) -> None:
         self._registry = registry
         #: The registered name, e.g. ``"twitter"``.
@@ -572,6 +667,21 @@ class RemoteApp:
 
     def _state(self) -> RemoteState:
         return self._registry._state(self)
+
+    @property
+    def token(self) -> OAuth1Token | None:
+        """This request's token for this remote, if one is known yet.
+
+        Set by :meth:`authorize_access_token` or by an assignment, and found
+        by a first signed call through ``fetch_token``. It lives on
+        :data:`flask.g`, so it never outlives the request or leaks to another
+        user (as in Authlib, where the same property exists).
+        """
+        return _flow.current_token(self.name)
+
+    @token.setter
+    def token(self, value: TokenLike | None) -> None:
+        _flow.set_current_token(self.name, value)
 
     def _label(self, method: str) -> str:
         return f"oauth.{self.name}.{method}"

@@ -53,7 +53,12 @@ def to_token(value: object) -> OAuth1Token | None:
             raise ConfigurationError("a token mapping needs a non-empty 'oauth_token' key")
         return OAuth1Token(value)
     if isinstance(value, (tuple, list)) and len(value) == 2:
-        return OAuth1Token(oauth_token=value[0], oauth_token_secret=value[1])
+        token, secret = value
+        if not token or not isinstance(token, str):
+            raise ConfigurationError("a (token, secret) pair needs a non-empty token string")
+        if secret is not None and not isinstance(secret, str):
+            raise ConfigurationError("the secret of a (token, secret) pair must be a string")
+        return OAuth1Token(oauth_token=token, oauth_token_secret=secret or "")
     raise ConfigurationError(
         f"a token must be a mapping with 'oauth_token' and 'oauth_token_secret', "
         f"or a (token, secret) pair, not {type(value).__name__}"
