@@ -20,6 +20,7 @@ import hashlib
 import inspect
 import json
 import logging
+import os
 import secrets
 import threading
 import time
@@ -616,8 +617,14 @@ class _ConsumedTokens:
             self._seen[key] = expires
             return True
 
+    def after_fork_in_child(self) -> None:
+        """Give the child process a fresh lock (a fork may happen while it is held)."""
+        self._lock = threading.Lock()
+
 
 _consumed = _ConsumedTokens()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_consumed.after_fork_in_child)
 
 
 def pop_temporary(state: RemoteState, oauth_token: str) -> Flow[dict[str, str]]:

@@ -320,7 +320,7 @@ class RemoteState:
             if hooks:
                 kwargs["event_hooks"] = hooks
         elif async_hooks is not None:
-            kwargs["event_hooks"] = async_hooks
+            kwargs["event_hooks"] = {event: [_as_async_hook(h) for h in hs] for event, hs in async_hooks.items()}
         elif hooks:
             kwargs["event_hooks"] = {event: [_as_async_hook(h) for h in hs] for event, hs in hooks.items()}
         sync_transport = kwargs.pop("transport", None)
@@ -462,6 +462,13 @@ class _AppState:
     def __repr__(self) -> str:
         return f"<flask_oauth1_async state: {sorted(self.remotes)}>"
 
+    def close_for_exit(self) -> None:
+        """Nothing to close: the remotes' states close their own clients."""
+
+    def after_fork_in_child(self) -> None:
+        """Give the child process a fresh lock (a fork may happen while it is held)."""
+        self.lock = threading.Lock()
+
 
 def _render_authorization_error(exc: AuthorizationError) -> Any:
     """Default answer for an uncaught callback error: 400 (403 when denied), no traceback.
@@ -531,6 +538,7 @@ class OAuth:
         state = _AppState(self, cache if cache is not None else self.cache, fetch_token or self.fetch_token)
         app.extensions[EXTENSION_KEY] = state
         self._app_states.add(state)
+        track_for_exit(state)
         app.register_error_handler(AuthorizationError, _render_authorization_error)
         default_ssl_context()  # load the CA bundle now, not inside the first request
 
