@@ -119,7 +119,9 @@ class PendingCall(Generic[T]):
     __contains__ = _misuse
 
     def __bool__(self) -> bool:
-        self._misuse()
+        # Always true, like any object: asyncio itself tests a task's coroutine
+        # for truth (Python 3.12+), so this must not be a trap.
+        return True
 
     def __repr__(self) -> str:
         return f"<PendingCall {self._label}() - await it>"

@@ -35,7 +35,6 @@ MISUSES: dict[str, Callable[[Any], Any]] = {
     "status_code": lambda p: p.status_code,
     "index": lambda p: p["user"],
     "iterate": lambda p: list(p),
-    "bool": lambda p: bool(p),
     "text": lambda p: p.text,
 }
 

@@ -287,7 +287,7 @@ def _single_flight_routes(app: Flask, oauth: OAuth) -> None:
             )
         return jsonify(
             first=type(first).__name__,
-            first_is_timeout=isinstance(first, TimeoutError),
+            first_is_timeout=isinstance(first, asyncio.TimeoutError),  # not the builtin before 3.11
             second=type(second).__name__,
             second_user=second.json()["user"] if isinstance(second, httpx.Response) else repr(second),
             warnings=recorder.messages(),
