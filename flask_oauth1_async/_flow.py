@@ -242,16 +242,14 @@ def send(request: httpx.Request, follow_redirects: bool | None = None) -> Flow[h
     try:
         response: httpx.Response = yield Send(request, follow_redirects)
     except httpx.TimeoutException as exc:
+        url = _safe_url(request.url)
         raise RequestTimeoutError(
-            f"timed out calling {request.method} {_safe_url(request.url)} ({type(exc).__name__})",
-            url=_safe_url(request.url),
-            original=exc,
+            f"timed out calling {request.method} {url} ({type(exc).__name__})", url=url, original=exc
         ) from exc
     except httpx.RequestError as exc:
+        url = _safe_url(request.url)
         raise TransportError(
-            f"{type(exc).__name__} calling {request.method} {_safe_url(request.url)}: {quote_body(str(exc))}",
-            url=_safe_url(request.url),
-            original=exc,
+            f"{type(exc).__name__} calling {request.method} {url}: {quote_body(str(exc))}", url=url, original=exc
         ) from exc
     return response
 
@@ -305,10 +303,11 @@ def parse_token_response(response: httpx.Response, endpoint: str) -> dict[str, s
             fields = {}
         if fields.get("oauth_problem"):
             problem = f" (oauth_problem={quote_body(fields['oauth_problem'], 60)})"
+        excerpt = quote_body(text)
         raise ProviderHTTPError(
-            f"the {endpoint} endpoint answered HTTP {response.status_code}{problem}: {quote_body(text)}",
+            f"the {endpoint} endpoint answered HTTP {response.status_code}{problem}: {excerpt}",
             status_code=response.status_code,
-            body_excerpt=quote_body(text),
+            body_excerpt=excerpt,
         )
     text = _body_text(response)
     data: dict[str, str] = {}
@@ -326,10 +325,11 @@ def parse_token_response(response: httpx.Response, endpoint: str) -> dict[str, s
         except ValueError:
             data = {}
     if not data.get("oauth_token") or "oauth_token_secret" not in data:
+        excerpt = quote_body(text)
         raise InvalidTokenResponseError(
             f"the {endpoint} endpoint answered HTTP {response.status_code} without a token "
-            f"(expected a form-encoded oauth_token and oauth_token_secret): {quote_body(text)}",
-            body_excerpt=quote_body(text),
+            f"(expected a form-encoded oauth_token and oauth_token_secret): {excerpt}",
+            body_excerpt=excerpt,
         )
     return data
 
@@ -544,13 +544,19 @@ def _pending(name: str) -> dict[str, dict[str, Any]]:
     }
 
 
+def _age(item: tuple[str, dict[str, Any]]) -> tuple[float, float]:
+    """Sort key of a pending login: creation time ("c", sub-second), then expiry."""
+    record = item[1]
+    return (record.get("c", record["e"]), record["e"])
+
+
 def _store_pending(name: str, pending: dict[str, dict[str, Any]]) -> list[str]:
     """Save *pending* (newest :data:`MAX_PENDING_LOGINS` only); return the evicted tokens."""
     evicted: list[str] = []
     if len(pending) > MAX_PENDING_LOGINS:
         # "c" is the creation time with sub-second precision; the key order of
         # the dict cannot be trusted (the session serializer sorts keys).
-        by_age = sorted(pending.items(), key=lambda kv: (kv[1].get("c", kv[1]["e"]), kv[1]["e"]))
+        by_age = sorted(pending.items(), key=_age)
         evicted = [token for token, _ in by_age[:-MAX_PENDING_LOGINS]]
         pending = dict(by_age[-MAX_PENDING_LOGINS:])
     if pending:
@@ -587,7 +593,7 @@ def newest_pending(name: str) -> str | None:
     pending = _pending(name)
     if not pending:
         return None
-    return max(pending.items(), key=lambda kv: (kv[1].get("c", kv[1]["e"]), kv[1]["e"]))[0]
+    return max(pending.items(), key=_age)[0]
 
 
 class _ConsumedTokens:

@@ -48,6 +48,7 @@ from authlib.integrations.base_client.errors import OAuthError
 
 __all__ = [
     "MAX_QUOTED_BODY",
+    "SECRET_FIELD_NAMES",
     "AccessDeniedError",
     "AuthorizationError",
     "CallbackNotConfirmedError",
@@ -67,16 +68,20 @@ __all__ = [
 #: How many characters of a provider's response body an error may quote.
 MAX_QUOTED_BODY = 200
 
+#: Field names whose values are never quoted in an error.
+SECRET_FIELD_NAMES: tuple[str, ...] = ("oauth_token_secret", "oauth_verifier", "client_secret", "oauth_signature")
+_NAMES = "|".join(SECRET_FIELD_NAMES)
+
 # Matches form fields (``name=value``), JSON members (``"name": "value"``) and
 # percent-encoded fields such as a signature base string echoed by a provider.
 _SECRET_FIELD = re.compile(
-    r"(oauth_token_secret|oauth_verifier|client_secret|oauth_signature)"
+    rf"({_NAMES})"
     r"(\"?\s*[=:]\s*\"?|%3D|%253D)((?:(?!%26|%2526)[^\"&\s,}])*)",
     re.IGNORECASE,
 )
 # Matches XML elements (``<name>value</name>``, with attributes or a namespace prefix).
 _SECRET_ELEMENT = re.compile(
-    r"(<(?:[\w.-]+:)?(?:oauth_token_secret|oauth_verifier|client_secret|oauth_signature)\b[^>]*>)([^<]*)",
+    rf"(<(?:[\w.-]+:)?(?:{_NAMES})\b[^>]*>)([^<]*)",
     re.IGNORECASE,
 )
 

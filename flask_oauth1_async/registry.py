@@ -406,35 +406,36 @@ class RemoteState:
         if idle:
             self._close_soon()
 
-    def _close_soon(self) -> None:
+    def _detach(self) -> httpx.AsyncClient | None:
+        """Forget both clients, close the sync one, and return the async one to close.
+
+        Clients inherited from a parent process are dropped without closing
+        (their sockets belong to the parent).
+        """
         with self._lock:
             sync, self._sync = self._sync, None
             aclient, self._async = self._async, None
         if sync is not None and self._sync_pid == os.getpid():
             sync.close()
         if aclient is not None and self._async_pid == os.getpid() and loop_thread.running:
+            return aclient
+        return None
+
+    def _close_soon(self) -> None:
+        aclient = self._detach()
+        if aclient is not None:
             loop_thread.submit(aclient.aclose())  # fire and forget: never block a caller's loop
 
     def close(self) -> None:
         """Close both clients (blocking). Safe to call more than once."""
-        with self._lock:
-            sync, self._sync = self._sync, None
-            aclient, self._async = self._async, None
-            same_process = self._async_pid == os.getpid()
-        if sync is not None and self._sync_pid == os.getpid():
-            sync.close()
-        if aclient is not None and same_process and loop_thread.running:
+        aclient = self._detach()
+        if aclient is not None:
             loop_thread.submit(aclient.aclose()).result(timeout=10)
 
     async def aclose(self) -> None:
         """Close both clients without blocking the running event loop."""
-        with self._lock:
-            sync, self._sync = self._sync, None
-            aclient, self._async = self._async, None
-            same_process = self._async_pid == os.getpid()
-        if sync is not None and self._sync_pid == os.getpid():
-            sync.close()
-        if aclient is not None and same_process and loop_thread.running:
+        aclient = self._detach()
+        if aclient is not None:
             await loop_thread.run(aclient.aclose())
 
     def close_for_exit(self) -> None:

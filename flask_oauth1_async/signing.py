@@ -19,7 +19,7 @@ import hmac
 import re
 import secrets
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from functools import lru_cache
 from typing import Final
 from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
@@ -137,10 +137,6 @@ def _with_authority(url: str, host: str | None) -> str:
 def _realm_is_valid(realm: str) -> bool:
     # An RFC 2617 quoted-string without escapes: printable ASCII or tab, no '"' or '\\'.
     return all(c == "\t" or (" " <= c <= "~" and c not in '"\\') for c in realm)
-
-
-def _encode_params(params: Sequence[tuple[str, str]]) -> str:
-    return "&".join(f"{escape(k)}={escape(v)}" for k, v in params)
 
 
 class Signer:
@@ -292,21 +288,21 @@ class Signer:
             base_uri = _cached_base_uri(url.split("#", 1)[0].split("?", 1)[0])
             base = _base_string(request.method, base_uri, escaped)
         signature = self.signature(base, token_secret)
-        oauth.append(("oauth_signature", signature))
+        escaped_oauth.append(("oauth_signature", escape(signature)))
 
         if self.signature_type == "header":
-            escaped_oauth.append(("oauth_signature", escape(signature)))
             fields = ", ".join([f'{k}="{v}"' for k, v in escaped_oauth])
             if self.realm:
                 fields = f'realm="{self.realm}", {fields}'
             request.headers["Authorization"] = f"OAuth {fields}"
             return request
+        encoded = "&".join([f"{k}={v}" for k, v in escaped_oauth])
         if self.signature_type == "query":
-            extra = _encode_params(oauth)
+            extra = encoded
             request.url = request.url.copy_with(query=(f"{query}&{extra}" if query else extra).encode("ascii"))
             return request
         text = body.decode()
-        new_body = f"{text}&{_encode_params(oauth)}" if text else _encode_params(oauth)
+        new_body = f"{text}&{encoded}" if text else encoded
         headers = httpx.Headers(request.headers)
         headers.pop("content-length", None)
         headers.pop("transfer-encoding", None)

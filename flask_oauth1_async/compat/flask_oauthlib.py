@@ -141,6 +141,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from .. import registry as _core
 from .._dual import DualRedirect, DualToken, dual
 from ..errors import (
+    SECRET_FIELD_NAMES,
     AccessDeniedError,
     AuthorizationError,
     CallbackTokenError,
@@ -221,8 +222,8 @@ class OAuthException(OAuth1Error, RuntimeError):
         return f"OAuthException({self.message!r}, type={self.type!r})"
 
 
-#: Fields of a provider's answer that ``OAuthException.data`` never shows.
-_SECRET_FIELDS = frozenset({"oauth_token_secret", "oauth_verifier", "client_secret", "oauth_signature"})
+#: Fields of a provider's answer that ``OAuthException.data`` never shows (the core's list).
+_SECRET_FIELDS = frozenset(SECRET_FIELD_NAMES)
 
 
 def _answer_data(excerpt: str) -> Any:
