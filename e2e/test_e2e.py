@@ -251,10 +251,12 @@ def test_fan_out_pages(page: Page, demo: Demo) -> None:
     expect(page.locator("tr.result td.status")).to_have_text(["200"] * calls)
     one_by_one = float(page.locator("#elapsed-ms").inner_text())
 
-    # Every call waits LATENCY_MS at the provider: a loop pays for all of them,
-    # gather() for about one.
+    # Every call waits LATENCY_MS at the provider, so the loop pays for all of
+    # them (a lower bound, which a slow machine cannot break). That gather()
+    # overlaps the calls is proven by counting in tests/test_concurrency.py;
+    # the page's own timing is only printed here.
     assert one_by_one >= calls * LATENCY_MS * 0.95
-    assert together < (calls - 1) * LATENCY_MS, (together, one_by_one)
+    print(f"[e2e] fan-out page: gather {together:.0f} ms, loop {one_by_one:.0f} ms (not asserted)")
 
 
 @pytest.mark.parametrize("kind", ["sync", "async"])

@@ -519,7 +519,8 @@ async def view() -> httpx.Response:
 
 
 def _mypy_strict(tmp_path: Path, source: str) -> tuple[int, str]:
-    mypy_api = pytest.importorskip("mypy.api")
+    from mypy import api as mypy_api
+
     path = tmp_path / "snippet.py"
     path.write_text(source)
     root = Path(__file__).resolve().parent.parent
