@@ -22,6 +22,7 @@ Quick start::
 from ._dual import DualRedirect, DualResponse, DualToken, NeverAwaitedWarning, PendingCall
 from .errors import (
     AccessDeniedError,
+    AccessTokenRefusedError,
     AuthorizationError,
     CallbackNotConfirmedError,
     CallbackTokenError,
@@ -36,7 +37,10 @@ from .errors import (
     RequestTimeoutError,
     TransportError,
 )
-from .registry import CONFIG_KEYS, EXTENSION_KEY, OAuth, RemoteApp, TemporaryCredentialCache
+from .config import CONFIG_KEYS
+from .registry import EXTENSION_KEY, OAuth
+from .remote import RemoteApp
+from .temporary_credentials import TemporaryCredentialCache
 from .signing import Signer
 from .tokens import OAuth1Token, TokenLike
 
@@ -46,6 +50,7 @@ __all__ = [
     "CONFIG_KEYS",
     "EXTENSION_KEY",
     "AccessDeniedError",
+    "AccessTokenRefusedError",
     "AuthorizationError",
     "CallbackNotConfirmedError",
     "CallbackTokenError",

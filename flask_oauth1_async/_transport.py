@@ -1,4 +1,5 @@
-"""HTTP plumbing: the shared TLS context, and the background event loop.
+"""HTTP plumbing: the TLS context, the background event loop, the client pools,
+and the one place where fork and interpreter exit are handled.
 
 Flask runs every ``async def`` view in a brand-new event loop (asgiref's
 ``async_to_sync``), and an :class:`httpx.AsyncClient` is bound to the loop it
@@ -7,7 +8,14 @@ first ran on. To keep connections alive *across* requests, every
 daemon thread (:class:`LoopThread`). A view awaits the result through
 :func:`asyncio.wrap_future`, so its own loop is never blocked, cancelling the
 view cancels the remote task, and the loop thread is started lazily, restarted
-after :func:`os.fork`, and stopped (after closing its clients) at exit.
+after :func:`os.fork` or when it has died, and stopped (after closing its
+clients) at exit. A loop that dies fails the calls waiting on it with a
+:class:`~.errors.TransportError` instead of leaving them hanging.
+
+:class:`ClientPool` holds one remote app's :class:`httpx.Client` and
+:class:`httpx.AsyncClient`, built from its ``client_kwargs``; a client that
+was closed underneath it, inherited through a fork, or bound to a dead loop
+is replaced on next use.
 """
 
 from __future__ import annotations
@@ -15,19 +23,28 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import inspect
+import logging
 import os
 import ssl
 import threading
+import urllib.request
 import weakref
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from concurrent.futures import Future
+from http.cookiejar import Cookie, CookieJar, DefaultCookiePolicy
 from typing import Any, Protocol, TypeVar
 
 import httpx
+from asgiref.sync import iscoroutinefunction
+
+from .errors import ConfigurationError, TransportError
 
 T = TypeVar("T")
 
-__all__ = ["LoopThread", "default_ssl_context", "loop_thread", "track_for_exit"]
+__all__ = ["HTTP_CLIENT_OPTIONS", "ClientPool", "LoopThread", "default_ssl_context", "loop_thread", "track_for_exit", "track_for_fork"]
+
+log = logging.getLogger("flask_oauth1_async")
 
 _ssl_lock = threading.Lock()
 _ssl_context: ssl.SSLContext | None = None
@@ -52,7 +69,13 @@ def default_ssl_context() -> ssl.SSLContext:
 
 
 class LoopThread:
-    """One asyncio event loop running forever in a daemon thread."""
+    """One asyncio event loop running forever in a daemon thread.
+
+    The loop heals: if it was stopped or closed, or its thread died, the next
+    use starts a new one (:attr:`generation` counts them, so pools know their
+    async clients belong to a dead loop). Calls waiting on a loop when it
+    stops are failed with :class:`~.errors.TransportError`.
+    """
 
     def __init__(self, name: str = "flask_oauth1_async-loop") -> None:
         self._name = name
@@ -60,19 +83,39 @@ class LoopThread:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._pid = 0
+        #: Incremented each time a new loop starts.
+        self.generation = 0
+        # Callers waiting on the current loop: their loop and future.
+        self._waiters: dict[asyncio.Future[Any], asyncio.AbstractEventLoop] = {}
+        self._waiters_lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"<LoopThread generation={self.generation} running={self.running}>"
+
+    def _alive(self) -> bool:
+        loop, thread = self._loop, self._thread
+        return (
+            loop is not None
+            and thread is not None
+            and self._pid == os.getpid()
+            and thread.is_alive()
+            and not loop.is_closed()
+        )
 
     @property
     def running(self) -> bool:
         """True if the loop thread of this process is alive."""
-        return self._loop is not None and self._pid == os.getpid() and self._thread is not None
+        return self._alive()
 
     def get_loop(self) -> asyncio.AbstractEventLoop:
-        """Return the loop, starting the thread on first use (and after a fork)."""
-        loop = self._loop
-        if loop is not None and self._pid == os.getpid():
-            return loop
+        """Return the loop, starting the thread on first use, after a fork, or after it died."""
+        if self._alive():
+            assert self._loop is not None
+            return self._loop
         with self._lock:
-            if self._loop is None or self._pid != os.getpid():
+            if not self._alive():
+                if self._loop is not None and self._pid == os.getpid():
+                    log.warning("the background event loop had stopped; starting a new one")
                 self._start()
             assert self._loop is not None
             return self._loop
@@ -87,8 +130,11 @@ class LoopThread:
             try:
                 loop.run_forever()
             finally:
+                self._fail_waiters(loop)
                 try:
                     loop.run_until_complete(loop.shutdown_asyncgens())
+                except Exception:  # noqa: S110 - best effort on a loop that is going away
+                    pass
                 finally:
                     loop.close()
 
@@ -98,6 +144,17 @@ class LoopThread:
         self._loop = loop
         self._thread = thread
         self._pid = os.getpid()
+        self.generation += 1
+
+    def _fail_waiters(self, loop: asyncio.AbstractEventLoop) -> None:
+        # The loop stopped: nobody will ever complete what waits on it.
+        with self._waiters_lock:
+            waiters = list(self._waiters.items())
+            self._waiters.clear()
+        for waiter, caller in waiters:
+            error = TransportError("the background event loop stopped while this call was in flight")
+            with contextlib.suppress(RuntimeError):  # the caller's loop is gone too
+                caller.call_soon_threadsafe(_set_exception, waiter, error)
 
     def submit(self, coro: Coroutine[Any, Any, T]) -> Future[T]:
         """Schedule *coro* on the loop from any thread and return its future."""
@@ -131,6 +188,8 @@ class LoopThread:
                 waiter.set_result(task.result())
 
         def finished(task: asyncio.Task[T]) -> None:  # on the background loop
+            with self._waiters_lock:
+                self._waiters.pop(waiter, None)
             try:
                 current.call_soon_threadsafe(deliver, task)
             except RuntimeError:  # the caller's loop is closed: nobody waits any more
@@ -142,12 +201,24 @@ class LoopThread:
             holder.append(task)
             task.add_done_callback(finished)
 
-        loop.call_soon_threadsafe(start)
+        with self._waiters_lock:
+            self._waiters[waiter] = current
+        try:
+            loop.call_soon_threadsafe(start)
+        except RuntimeError:  # closed between get_loop() and now
+            with self._waiters_lock:
+                self._waiters.pop(waiter, None)
+            coro.close()
+            raise TransportError("the background event loop stopped; the call was not sent") from None
         try:
             return await waiter
         except asyncio.CancelledError:
-            loop.call_soon_threadsafe(_cancel_started, holder)
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(_cancel_started, holder)
             raise
+        finally:
+            with self._waiters_lock:
+                self._waiters.pop(waiter, None)
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop the loop and join its thread (a no-op in a forked child)."""
@@ -157,23 +228,285 @@ class LoopThread:
                 self._loop = self._thread = None
                 return
             self._loop = self._thread = None
-        loop.call_soon_threadsafe(loop.stop)
+        with contextlib.suppress(RuntimeError):  # already closed
+            loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout)
 
     def _after_fork(self) -> None:
         # The thread does not exist in the child; forget it without touching it.
         self._lock = threading.Lock()
+        self._waiters_lock = threading.Lock()
+        self._waiters = {}
         self._loop = None
         self._thread = None
         self._pid = 0
+
+
+def _set_exception(waiter: asyncio.Future[Any], error: BaseException) -> None:
+    if not waiter.done():
+        waiter.set_exception(error)
 
 
 #: The process-wide loop that owns every AsyncClient of this package.
 loop_thread = LoopThread()
 
 
+_EXTRA_CLIENT_OPTIONS = frozenset({"async_transport", "async_event_hooks"})
+
+#: The ``client_kwargs`` keys passed on to httpx (its client options, plus
+#: ``async_transport`` and ``async_event_hooks`` for the awaited client only).
+HTTP_CLIENT_OPTIONS: frozenset[str] = (
+    frozenset(
+        (
+            set(inspect.signature(httpx.Client.__init__).parameters)
+            | set(inspect.signature(httpx.AsyncClient.__init__).parameters)
+        )
+        - {"self", "auth", "base_url"}
+    )
+    | _EXTRA_CLIENT_OPTIONS
+)
+
+
+class _RefuseResponseCookies(DefaultCookiePolicy):
+    """Cookie policy of the shared clients: never store a cookie from a response."""
+
+    def set_ok(self, cookie: Cookie, request: urllib.request.Request) -> bool:
+        return False
+
+
+def _as_async_hook(hook: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    if iscoroutinefunction(hook):
+        return hook
+
+    async def run(obj: Any) -> Any:
+        return hook(obj)
+
+    return run
+
+
+def _resolve_verify(verify: object) -> ssl.SSLContext | bool:
+    if verify is True:
+        return default_ssl_context()
+    if verify is False or isinstance(verify, ssl.SSLContext):
+        return verify
+    if isinstance(verify, (str, os.PathLike)):
+        path = os.fspath(verify)
+        if os.path.isdir(path):
+            return ssl.create_default_context(capath=path)
+        return ssl.create_default_context(cafile=path)
+    raise ConfigurationError("client_kwargs['verify'] must be True, False, an ssl.SSLContext or a CA bundle path")
+
+
+class ClientPool:
+    """The pooled HTTP clients of one remote app in one Flask app.
+
+    The :class:`httpx.Client` is shared by all threads; the
+    :class:`httpx.AsyncClient` lives on :data:`loop_thread`. Both are built
+    lazily from *options* (the httpx part of ``client_kwargs``, checked
+    here), never keep cookies that responses set (one client serves every
+    user), and are rebuilt when closed underneath us, after a fork, or (the
+    async one) when the background loop was replaced.
+    """
+
+    def __init__(self, name: str, options: Mapping[str, Any]) -> None:
+        self.name = name
+        unknown = sorted(set(options) - HTTP_CLIENT_OPTIONS)
+        if unknown:
+            hint = " (use api_base_url instead)" if "base_url" in unknown else ""
+            raise ConfigurationError(
+                f"client_kwargs of remote app {name!r} has unknown keys {unknown}{hint}; allowed are the "
+                "httpx client options and the OAuth 1 options (signature_method, signature_type, realm, rsa_key)"
+            )
+        self._options = {k: v for k, v in options.items() if k != "verify"}
+        self._verify = _resolve_verify(options.get("verify", True))
+        self._lock = threading.Lock()
+        self._sync: httpx.Client | None = None
+        self._sync_pid = 0
+        self._async: httpx.AsyncClient | None = None
+        self._async_pid = 0
+        self._async_generation = 0
+        self._in_flight = 0
+        self._retired = False
+        self._check_hooks()
+        track_for_exit(self)
+
+    def __repr__(self) -> str:
+        return f"<ClientPool {self.name!r}>"
+
+    def _check_hooks(self) -> None:
+        hooks = self._options.get("event_hooks") or {}
+        if any(iscoroutinefunction(h) for hs in hooks.values() for h in hs):
+            raise ConfigurationError(
+                f"client_kwargs['event_hooks'] of {self.name!r} has async hooks, which blocking calls cannot "
+                "run; put them in client_kwargs['async_event_hooks'] (used for awaited calls)"
+            )
+
+    def _client_kwargs(self, kind: str) -> dict[str, Any]:
+        kwargs = dict(self._options)
+        # Cookies given in client_kwargs are still sent; response cookies are refused.
+        jar = CookieJar(policy=_RefuseResponseCookies())
+        for cookie in httpx.Cookies(kwargs.pop("cookies", None)).jar:
+            jar.set_cookie(cookie)
+        kwargs["cookies"] = jar
+        hooks = kwargs.pop("event_hooks", None) or {}
+        async_hooks = kwargs.pop("async_event_hooks", None)
+        if kind == "sync":
+            if hooks:
+                kwargs["event_hooks"] = hooks
+        elif async_hooks is not None:
+            kwargs["event_hooks"] = {event: [_as_async_hook(h) for h in hs] for event, hs in async_hooks.items()}
+        elif hooks:
+            kwargs["event_hooks"] = {event: [_as_async_hook(h) for h in hs] for event, hs in hooks.items()}
+        sync_transport = kwargs.pop("transport", None)
+        async_transport = kwargs.pop("async_transport", None)
+        if kind == "sync":
+            if sync_transport is not None:
+                if not isinstance(sync_transport, httpx.BaseTransport):
+                    raise ConfigurationError(
+                        f"client_kwargs['transport'] of {self.name!r} is not a sync httpx transport; "
+                        "blocking calls need one (async ones go in client_kwargs['async_transport'])"
+                    )
+                kwargs["transport"] = sync_transport
+        else:
+            transport = async_transport if async_transport is not None else sync_transport
+            if transport is not None:
+                if not isinstance(transport, httpx.AsyncBaseTransport):
+                    raise ConfigurationError(
+                        f"client_kwargs['transport'] of {self.name!r} is not an async httpx transport; "
+                        "pass one as client_kwargs['async_transport'] for awaited calls"
+                    )
+                kwargs["transport"] = transport
+        kwargs["verify"] = self._verify
+        return kwargs
+
+    def sync_client(self) -> httpx.Client:
+        """The pooled, thread-safe :class:`httpx.Client`."""
+        client = self._sync
+        if client is not None and self._sync_pid == os.getpid() and not client.is_closed:
+            return client
+        with self._lock:
+            client = self._sync
+            if client is None or self._sync_pid != os.getpid() or client.is_closed:
+                client = httpx.Client(**self._client_kwargs("sync"))
+                self._sync = client
+                self._sync_pid = os.getpid()
+            return client
+
+    def async_client(self) -> httpx.AsyncClient:
+        """The pooled :class:`httpx.AsyncClient`; it is only ever used on the background loop."""
+        generation = loop_thread.generation if loop_thread.running else -1
+        client = self._async
+        if (
+            client is not None
+            and self._async_pid == os.getpid()
+            and self._async_generation == generation
+            and not client.is_closed
+        ):
+            return client
+        loop_thread.get_loop()  # start (or restart) the loop first: the client belongs to it
+        with self._lock:
+            generation = loop_thread.generation
+            client = self._async
+            if (
+                client is None
+                or self._async_pid != os.getpid()
+                or self._async_generation != generation
+                or client.is_closed
+            ):
+                # A client of a dead loop cannot be closed from here; dropping it is all we can do.
+                client = httpx.AsyncClient(**self._client_kwargs("async"))
+                self._async = client
+                self._async_pid = os.getpid()
+                self._async_generation = generation
+            return client
+
+    def enter(self) -> None:
+        """Count a call in flight (see :meth:`retire`)."""
+        with self._lock:
+            self._in_flight += 1
+
+    def leave(self) -> None:
+        """A call has finished; close the clients if the pool was retired and is now idle."""
+        with self._lock:
+            self._in_flight -= 1
+            done = self._retired and self._in_flight == 0
+        if done:
+            self._close_soon()
+
+    def retire(self) -> None:
+        """Close the clients once the calls still using them have finished.
+
+        Used when a remote is registered again: requests in flight keep their
+        connections, new ones get a new pool.
+        """
+        with self._lock:
+            self._retired = True
+            idle = self._in_flight == 0
+        if idle:
+            self._close_soon()
+
+    def _detach(self) -> httpx.AsyncClient | None:
+        """Forget both clients, close the sync one, and return the async one to close.
+
+        Clients inherited from a parent process, or bound to a loop that has
+        died, are dropped without closing (their sockets are not ours to use).
+        """
+        with self._lock:
+            sync, self._sync = self._sync, None
+            aclient, self._async = self._async, None
+        if sync is not None and self._sync_pid == os.getpid():
+            sync.close()
+        if (
+            aclient is not None
+            and self._async_pid == os.getpid()
+            and loop_thread.running
+            and self._async_generation == loop_thread.generation
+        ):
+            return aclient
+        return None
+
+    def _close_soon(self) -> None:
+        aclient = self._detach()
+        if aclient is not None:
+            with contextlib.suppress(RuntimeError):  # the loop stopped meanwhile
+                loop_thread.submit(aclient.aclose())  # fire and forget: never block a caller's loop
+
+    def close(self) -> None:
+        """Close both clients (blocking). Safe to call more than once."""
+        aclient = self._detach()
+        if aclient is not None:
+            loop_thread.submit(aclient.aclose()).result(timeout=10)
+
+    async def aclose(self) -> None:
+        """Close both clients without blocking the running event loop."""
+        aclient = self._detach()
+        if aclient is not None:
+            await loop_thread.run(aclient.aclose())
+
+    def close_for_exit(self) -> None:
+        """Called at interpreter exit."""
+        self.close()
+
+    def after_fork_in_child(self) -> None:
+        """Give the child process a fresh lock (a fork may happen while one is held)."""
+        self._lock = threading.Lock()
+        self._in_flight = 0
+
+
 class _Closable(Protocol):
     def close_for_exit(self) -> None: ...
+
+
+class _ForkAware(Protocol):
+    def after_fork_in_child(self) -> None: ...
+
+
+_fork_tracked: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def track_for_fork(obj: _ForkAware) -> None:
+    """Call ``obj.after_fork_in_child()`` in a forked child (fresh locks and the like)."""
+    _fork_tracked.add(obj)
 
 
 _exit_tracked: weakref.WeakSet[Any] = weakref.WeakSet()
@@ -188,12 +521,13 @@ def _close_all_at_exit() -> None:
     for obj in list(_exit_tracked):
         with contextlib.suppress(Exception):  # best effort at exit
             obj.close_for_exit()
-    loop_thread.stop()
+    with contextlib.suppress(Exception):
+        loop_thread.stop()
 
 
 def _after_fork_in_child() -> None:
     loop_thread._after_fork()
-    for obj in list(_exit_tracked):
+    for obj in [*_exit_tracked, *_fork_tracked]:
         reset = getattr(obj, "after_fork_in_child", None)
         if reset is not None:
             reset()

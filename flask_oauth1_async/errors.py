@@ -15,7 +15,10 @@ Where Authlib has a class for the same situation, ours inherits from it too
         │   ├── CallbackTokenError        oauth_token missing, unknown, expired,
         │   │                             already used, or from another browser
         │   │                             [MissingRequestTokenError, MismatchingStateError]
-        │   └── MissingVerifierError      no oauth_verifier in the callback
+        │   ├── MissingVerifierError      no oauth_verifier in the callback
+        │   └── AccessTokenRefusedError   the provider refused the access-token
+        │                                 exchange with a 4xx (a forged or stale
+        │                                 verifier); also a ProviderHTTPError
         ├── ProviderError                 the provider's answer cannot be used
         │   ├── ProviderHTTPError         non-2xx answer; carries ``status_code``
         │   ├── InvalidTokenResponseError 2xx answer that is not a token
@@ -50,6 +53,7 @@ __all__ = [
     "MAX_QUOTED_BODY",
     "SECRET_FIELD_NAMES",
     "AccessDeniedError",
+    "AccessTokenRefusedError",
     "AuthorizationError",
     "CallbackNotConfirmedError",
     "CallbackTokenError",
@@ -186,6 +190,19 @@ class ProviderHTTPError(ProviderError):
         self.status_code = status_code
         #: At most :data:`MAX_QUOTED_BODY` characters of the body, secrets masked.
         self.body_excerpt = body_excerpt
+
+
+class AccessTokenRefusedError(AuthorizationError, ProviderHTTPError):
+    """The provider refused the access-token exchange of a login callback (a 4xx answer).
+
+    This is what an edited callback URL (a wrong, huge or garbled
+    ``oauth_verifier`` with a valid ``oauth_token``) produces, so it is an
+    :class:`AuthorizationError` - the default handler answers 400 - and also a
+    :class:`ProviderHTTPError`, with ``status_code`` and the masked
+    ``body_excerpt``.
+    """
+
+    error = "access_token_refused"
 
 
 class InvalidTokenResponseError(ProviderError):

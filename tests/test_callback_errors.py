@@ -22,6 +22,7 @@ from flask import Blueprint, Flask, Response, jsonify, url_for
 
 from flask_oauth1_async import (
     AccessDeniedError,
+    AccessTokenRefusedError,
     AuthorizationError,
     CallbackNotConfirmedError,
     CallbackTokenError,
@@ -88,6 +89,13 @@ def _only_error(ca: ClientApp) -> BaseException:
     caught = _caught(ca)
     assert len(caught) == 1, caught
     return caught[0]
+
+
+def _refusal(endpoint: str, status: int, expected: type[BaseException]) -> type[BaseException]:
+    """The exact error of a failed token answer: a 4xx refusal of the callback's exchange is an AuthorizationError."""
+    if endpoint == "access_token" and expected is ProviderHTTPError and status < 500:
+        return AccessTokenRefusedError
+    return expected
 
 
 def _assert_json_error(response: Any, expected: type[BaseException]) -> dict[str, str]:
@@ -275,11 +283,16 @@ def test_access_token_http_error(kind: str, status: int, provider: Provider, cli
     ca = client_app(provider, _json_errors)
     with Browser() as browser:
         result = browser.login_via(ca.url + LOGIN_PATH[kind])
-    body = _assert_json_error(result.response, ProviderHTTPError)
+    # A 4xx refusal is what an edited callback produces: an AuthorizationError
+    # (answered 400 by default) that is still a ProviderHTTPError. A 5xx is
+    # the provider failing, not the callback: a plain ProviderHTTPError.
+    expected = AccessTokenRefusedError if status < 500 else ProviderHTTPError
+    body = _assert_json_error(result.response, expected)
     assert str(status) in body["message"]
     assert "access token" in body["message"]
     exc = _only_error(ca)
     assert isinstance(exc, ProviderHTTPError)
+    assert isinstance(exc, AuthorizationError) == (status < 500)
     assert exc.status_code == status
     assert provider.state.hits["/access_token"] == 1
 
@@ -290,7 +303,7 @@ def test_oauth_problem_of_a_failed_answer_is_quoted(provider: Provider, client_a
     ca = client_app(provider, _json_errors)
     with Browser() as browser:
         result = browser.login_via(ca.url + "/login")
-    body = _assert_json_error(result.response, ProviderHTTPError)
+    body = _assert_json_error(result.response, AccessTokenRefusedError)
     assert "oauth_problem=token_rejected" in body["message"]
 
 
@@ -406,7 +419,7 @@ def test_token_secrets_in_bodies_are_never_quoted(
             response = browser.get(ca.url + LOGIN_PATH[kind])
         else:
             response = browser.login_via(ca.url + LOGIN_PATH[kind]).response
-    _assert_json_error(response, expected)
+    _assert_json_error(response, _refusal(endpoint, status, expected))
     texts = _error_texts(ca, response)
     for text in texts:
         assert SECRET_MARK not in text, text
@@ -445,7 +458,7 @@ def test_token_secrets_in_structured_bodies_are_never_quoted(
     ca = client_app(provider, _json_errors)
     with Browser() as browser:
         response = browser.login_via(ca.url + LOGIN_PATH[kind]).response
-    _assert_json_error(response, expected)
+    _assert_json_error(response, _refusal("access_token", status, expected))
     for text in _error_texts(ca, response):
         assert SECRET_MARK not in text, text
 

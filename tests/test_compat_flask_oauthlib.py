@@ -505,7 +505,7 @@ def test_failing_access_token_endpoint_raises_invalid_response(
         "data": {"oauth_problem": "token_rejected"},
         "is_runtime_error": True,
         "is_oauth1_error": True,
-        "cause": "ProviderHTTPError",
+        "cause": "AccessTokenRefusedError",  # a ProviderHTTPError that is also an AuthorizationError
     }
 
 

@@ -391,11 +391,18 @@ class _CoreRegistry(_core.OAuth):
         self._compat_remotes: dict[str, OAuthRemoteApp] = {}
         super().__init__(cache=cache)
 
-    def load_settings(self, app: Flask, name: str, registered: Mapping[str, Any], overwrite: bool) -> dict[str, Any]:
+    def load_settings(
+        self, app: Flask | None, name: str, registered: Mapping[str, Any], overwrite: bool
+    ) -> dict[str, Any]:
         """Settings of a compat remote come from its keywords and its ``app_key`` config."""
         remote = self._compat_remotes.get(name)
         if remote is None:  # a remote registered natively with oauth.native.register()
             return super().load_settings(app, name, registered, overwrite)
+        if app is None:  # a preview before any app: the keywords, as far as they go
+            try:
+                return remote._core_settings(None)
+            except ConfigurationError:
+                return {}
         return remote._core_settings(app)
 
 
@@ -578,12 +585,12 @@ class OAuthRemoteApp:
 
     # -- settings ----------------------------------------------------------------
 
-    def _lookup(self, app: Flask, key: str, default: Any = None) -> Any:
+    def _lookup(self, app: Flask | None, key: str, default: Any = None) -> Any:
         """One setting: the keyword if given, else the ``app_key`` config of *app*, else *default*."""
         value = self._options.get(key)
         if value is not None:
             return value
-        if not self.app_key:
+        if not self.app_key or app is None:
             return default
         config = app.config
         if self.app_key in config:
@@ -599,6 +606,10 @@ class OAuthRemoteApp:
         return default if found is None else found
 
     def _setting(self, key: str, default: Any = None) -> Any:
+        # A keyword needs no app: it can be read before init_app, outside any context.
+        value = self._options.get(key)
+        if value is not None:
+            return value
         return self._lookup(self.oauth._current_app(), key, default)
 
     def _where(self, key: str) -> str:
@@ -609,7 +620,7 @@ class OAuthRemoteApp:
             )
         return f"pass {key}= to remote_app()"
 
-    def _core_settings(self, app: Flask) -> dict[str, Any]:
+    def _core_settings(self, app: Flask | None) -> dict[str, Any]:
         """Translate this remote's settings in *app* into :meth:`flask_oauth1_async.OAuth.register` settings."""
         name = self.name
 
@@ -826,26 +837,26 @@ class OAuthRemoteApp:
         has_verifier = self._check_args(args)
         try:
             return self.native.authorize_access_token_sync()
+        except ProviderError as exc:  # first: a refused exchange is also an AuthorizationError
+            raise self._access_token_failed(exc) from exc
         except AuthorizationError as exc:
             failure = self._callback_failed(exc, has_verifier)
             if failure is None:
                 return None
             raise failure from exc
-        except ProviderError as exc:
-            raise self._access_token_failed(exc) from exc
 
     async def authorized_response_async(self, args: Mapping[str, Any] | None = None) -> OAuth1Token | None:
         """Awaitable form of :meth:`authorized_response_sync`."""
         has_verifier = self._check_args(args)
         try:
             return await self.native.authorize_access_token_async()
+        except ProviderError as exc:  # first: a refused exchange is also an AuthorizationError
+            raise self._access_token_failed(exc) from exc
         except AuthorizationError as exc:
             failure = self._callback_failed(exc, has_verifier)
             if failure is None:
                 return None
             raise failure from exc
-        except ProviderError as exc:
-            raise self._access_token_failed(exc) from exc
 
     def authorized_response(self, args: Mapping[str, Any] | None = None) -> DualToken | None:
         """Dual form of :meth:`authorized_response_sync`.

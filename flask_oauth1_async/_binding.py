@@ -1,0 +1,147 @@
+"""Per-app state: what ``init_app`` keeps for one Flask app, and each remote bound to it.
+
+:class:`AppState` is stored in ``app.extensions["flask_oauth1_async"]``.
+:class:`RemoteBinding` is one remote app resolved for one Flask app: its
+checked settings, its signer, its HTTP pools and its temporary-credential
+store. Both live here, below :mod:`.registry` and :mod:`.remote`, so that
+either can use them without importing the other.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+from flask import Flask
+
+from . import _drivers
+from ._transport import ClientPool, loop_thread, track_for_fork
+from .config import RemoteSettings
+from .signing import Signer
+from .temporary_credentials import (
+    CacheStore,
+    PendingLogins,
+    ReplayGuard,
+    Sealer,
+    SessionStore,
+    TemporaryCredentialCache,
+)
+
+__all__ = ["EXTENSION_KEY", "AppState", "BindingSource", "RemoteBinding"]
+
+#: The key of this extension's state in ``app.extensions``.
+EXTENSION_KEY = "flask_oauth1_async"
+
+
+class AppState:
+    """What ``init_app`` stores in ``app.extensions['flask_oauth1_async']``."""
+
+    def __init__(
+        self,
+        registry: object,
+        cache: TemporaryCredentialCache | None,
+        fetch_token: Callable[[str], Any] | None,
+    ) -> None:
+        #: The :class:`~flask_oauth1_async.OAuth` registry this state belongs to.
+        self.registry = registry
+        #: The temporary-credential cache, or None for the session store.
+        self.cache = cache
+        #: The registry-level ``fetch_token(name)``, if any.
+        self.fetch_token = fetch_token
+        #: Request tokens claimed in this process, for this app only.
+        self.replay_guard = ReplayGuard()
+        #: Bound remotes by name, with the registration generation they were built from.
+        self.remotes: dict[str, tuple[int, RemoteBinding]] = {}
+        self.lock = threading.Lock()
+        track_for_fork(self)
+
+    def __repr__(self) -> str:
+        return f"<flask_oauth1_async state: {sorted(self.remotes)}>"
+
+    def after_fork_in_child(self) -> None:
+        """Give the child process fresh locks (a fork may happen while one is held)."""
+        self.lock = threading.Lock()
+        self.replay_guard.after_fork_in_child()
+
+
+def _secret_keys(app_ref: weakref.ref[Flask]) -> Callable[[], list[str | bytes]]:
+    def keys() -> list[str | bytes]:
+        app = app_ref()
+        if app is None:
+            return []
+        fallbacks = app.config.get("SECRET_KEY_FALLBACKS") or []
+        return [app.secret_key or "", *fallbacks]
+
+    return keys
+
+
+class RemoteBinding:
+    """One remote app resolved for one Flask app.
+
+    Internal: :class:`~flask_oauth1_async.RemoteApp` gets these from the
+    registry on demand. Holds secrets, so its :func:`repr` shows only the name.
+    """
+
+    def __init__(self, app: Flask, app_state: AppState, settings: RemoteSettings) -> None:
+        self.name = settings.name
+        self.settings = settings
+        self.app_state = app_state
+        self.app_ref = weakref.ref(app)
+        options = settings.oauth_options
+        self.signer = Signer(
+            settings.client_id,
+            settings.client_secret,
+            signature_method=str(options.get("signature_method") or "HMAC-SHA1"),
+            signature_type=str(options.get("signature_type") or "header"),
+            realm=options.get("realm"),
+            rsa_key=options.get("rsa_key"),
+        )
+        self.pool = ClientPool(settings.name, settings.http_options)
+        ttl = settings.request_token_ttl
+        self.store: PendingLogins
+        if app_state.cache is None:
+            self.sealer: Sealer | None = Sealer(_secret_keys(self.app_ref), max_age=ttl + 60)
+            self.store = SessionStore(settings.name, ttl, app_state.replay_guard, self.sealer)
+        else:
+            self.sealer = None
+            self.store = CacheStore(settings.name, ttl, app_state.replay_guard, app_state.cache)
+
+    def __repr__(self) -> str:
+        return f"<RemoteBinding {self.name!r}>"
+
+    def token_fetcher(self) -> tuple[Callable[..., Any] | None, tuple[Any, ...]]:
+        """The callable that finds the current user's token, and its arguments."""
+        if self.settings.fetch_token is not None:
+            return self.settings.fetch_token, ()
+        fetch = self.app_state.fetch_token
+        if fetch is not None:
+            return fetch, (self.name,)
+        return None, ()
+
+    def run_sync(self, flow: _drivers.Flow[Any]) -> Any:
+        """Drive *flow* with the pooled sync client."""
+        self.pool.enter()
+        try:
+            return _drivers.run_sync(flow, self.pool.sync_client())
+        finally:
+            self.pool.leave()
+
+    async def run_async(self, flow: _drivers.Flow[Any]) -> Any:
+        """Drive *flow* with the pooled async client on the background loop."""
+        self.pool.enter()
+        try:
+            return await _drivers.run_async(flow, self.pool.async_client(), loop_thread.run)
+        finally:
+            self.pool.leave()
+
+
+class BindingSource(Protocol):
+    """What a :class:`~flask_oauth1_async.RemoteApp` asks its registry for."""
+
+    def _binding(self, name: str) -> RemoteBinding:
+        """The binding of remote *name* for the current app."""
+
+    def _settings_preview(self, name: str) -> Mapping[str, Any]:
+        """The merged settings of remote *name*, from the current app if there is one."""

@@ -1,0 +1,206 @@
+"""Effects and the two drivers that perform them.
+
+Every OAuth step of this package is a *flow*: a generator that does no I/O
+itself and yields *effects* instead (the model is httpx's ``Auth.auth_flow``):
+
+* :class:`Build` - "build this :class:`httpx.Request` with the client's defaults";
+* :class:`Send` - "send this request and give me the response";
+* :class:`Invoke` - "call this user callback (``fetch_token``, a cache
+  method), which may be a plain function or an ``async def``", optionally
+  through a :class:`Gate` that merges concurrent calls.
+
+:func:`run_sync` performs the effects with blocking calls, :func:`run_async`
+with awaits. A flow is written once and driven by either, so the two paths
+cannot drift apart. Both drivers close the flow when they stop early
+(an error, a cancellation), so its ``finally`` blocks always run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import inspect
+from collections.abc import Awaitable, Callable, Generator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Protocol, TypeVar
+
+import httpx
+from asgiref.sync import async_to_sync, iscoroutinefunction, sync_to_async
+
+T = TypeVar("T")
+
+__all__ = ["Build", "Effect", "Flow", "Gate", "Invoke", "Send", "call_async", "call_sync", "run_async", "run_sync"]
+
+
+class Gate(Protocol):
+    """Something that runs a callback at most once for several concurrent callers."""
+
+    def run_sync(self, call: Callable[[], Any]) -> Any:
+        """Run *call* (blocking), or return the result another caller got."""
+
+    async def run_async(self, call: Callable[[], Awaitable[Any]]) -> Any:
+        """Await *call*, or the result of the same call already in flight."""
+
+
+class Build:
+    """Effect: build a request with the HTTP client's defaults (headers, cookies, timeout)."""
+
+    __slots__ = ("kwargs", "method", "url")
+
+    def __init__(self, method: str, url: str, kwargs: dict[str, Any]) -> None:
+        self.method = method
+        self.url = url
+        self.kwargs = kwargs
+
+    def __repr__(self) -> str:
+        return f"Build({self.method} {self.url.split('?', 1)[0]})"
+
+
+class Send:
+    """Effect: send a request and return the (fully read) response."""
+
+    __slots__ = ("follow_redirects", "request")
+
+    def __init__(self, request: httpx.Request, follow_redirects: bool | None = None) -> None:
+        self.request = request
+        self.follow_redirects = follow_redirects
+
+    def __repr__(self) -> str:
+        return f"Send({self.request.method} {self.request.url.copy_with(query=None)})"
+
+
+class Invoke:
+    """Effect: call a user callback that may be sync or async.
+
+    With a *gate*, the call goes through it: concurrent callers that share
+    the gate (one request's ``fetch_token``) share one call.
+    """
+
+    __slots__ = ("args", "func", "gate")
+
+    def __init__(self, func: Callable[..., Any], args: tuple[Any, ...] = (), gate: Gate | None = None) -> None:
+        self.func = func
+        self.args = args
+        self.gate = gate
+
+    def __repr__(self) -> str:
+        return f"Invoke({getattr(self.func, '__qualname__', type(self.func).__name__)})"
+
+
+Effect = Build | Send | Invoke
+Flow = Generator[Effect, Any, T]
+
+
+def run_sync(flow: Flow[T], client: httpx.Client) -> T:
+    """Drive *flow* with blocking I/O on *client*."""
+    value: Any = None
+    error: BaseException | None = None
+    try:
+        while True:
+            try:
+                effect = flow.throw(error) if error is not None else flow.send(value)
+            except StopIteration as stop:
+                return stop.value  # type: ignore[no-any-return]
+            value, error = None, None
+            try:
+                if isinstance(effect, Send):
+                    if effect.follow_redirects is None:
+                        value = client.send(effect.request)
+                    else:
+                        value = client.send(effect.request, follow_redirects=effect.follow_redirects)
+                elif isinstance(effect, Build):
+                    value = client.build_request(effect.method, effect.url, **effect.kwargs)
+                elif effect.gate is not None:
+                    func, args = effect.func, effect.args
+                    value = effect.gate.run_sync(lambda: call_sync(func, args))
+                else:
+                    value = call_sync(effect.func, effect.args)
+            except Exception as exc:
+                error = exc
+    finally:
+        flow.close()
+
+
+async def run_async(
+    flow: Flow[T],
+    client: httpx.AsyncClient,
+    run_on_loop: Callable[[Any], Awaitable[Any]],
+) -> T:
+    """Drive *flow* with awaits; requests go through *run_on_loop* (the pool's loop)."""
+    value: Any = None
+    error: BaseException | None = None
+    try:
+        while True:
+            try:
+                effect = flow.throw(error) if error is not None else flow.send(value)
+            except StopIteration as stop:
+                return stop.value  # type: ignore[no-any-return]
+            value, error = None, None
+            try:
+                if isinstance(effect, Send):
+                    if effect.follow_redirects is None:
+                        value = await run_on_loop(client.send(effect.request))
+                    else:
+                        value = await run_on_loop(client.send(effect.request, follow_redirects=effect.follow_redirects))
+                elif isinstance(effect, Build):
+                    value = client.build_request(effect.method, effect.url, **effect.kwargs)
+                elif effect.gate is not None:
+                    func, args = effect.func, effect.args
+                    value = await effect.gate.run_async(lambda: call_async(func, args))
+                else:
+                    value = await call_async(effect.func, effect.args)
+            except Exception as exc:
+                error = exc
+    finally:
+        flow.close()
+
+
+def _loop_in_this_thread() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+def _run_in_fresh_loop(make: Callable[[], Awaitable[Any]]) -> Any:
+    # A blocking call made inside a running event loop (``get_sync()`` in an
+    # async view) cannot wait for a coroutine on that same loop, and asgiref
+    # refuses to try. The coroutine runs on a new loop in a helper thread,
+    # with this thread's context (so flask.request and g are visible).
+    async def main() -> Any:
+        return await make()
+
+    context = contextvars.copy_context()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="flask_oauth1_async-call") as pool:
+        return pool.submit(context.run, asyncio.run, main()).result()
+
+
+def call_sync(func: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+    """Call a sync or async callback and block until its result."""
+    if iscoroutinefunction(func):
+        if _loop_in_this_thread():
+            return _run_in_fresh_loop(lambda: func(*args))
+        return async_to_sync(func)(*args)
+    result = func(*args)
+    if inspect.isawaitable(result):
+        awaitable: Awaitable[Any] = result
+
+        async def wait() -> Any:
+            return await awaitable
+
+        if _loop_in_this_thread():
+            return _run_in_fresh_loop(wait)
+        return async_to_sync(wait)()
+    return result
+
+
+async def call_async(func: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+    """Await a sync or async callback; a plain function runs thread-sensitively (asgiref)."""
+    if iscoroutinefunction(func):
+        return await func(*args)
+    result = await sync_to_async(func, thread_sensitive=True)(*args)
+    if inspect.isawaitable(result):
+        return await result
+    return result
+
