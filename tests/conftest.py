@@ -8,6 +8,9 @@
   :class:`~flask_oauth1_async.OAuth` registry and a remote named ``demo``
   pointing at a provider, serves it with a real threaded server, and stops it
   after the test.
+* ``http``: a plain httpx client for the test's own requests to a client app.
+* ``side``: a :class:`~tests.support.side_server.SideServer` (cookies, echo,
+  a gate that holds requests), stopped after the test.
 """
 
 from __future__ import annotations
@@ -16,12 +19,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 import pytest
 from flask import Flask
 
 from flask_oauth1_async import OAuth
 from tests.support.provider import HMAC_CLIENT_ID, HMAC_CLIENT_SECRET, ProviderState, create_provider
 from tests.support.servers import ServerThread, TLSMaterial, make_tls
+from tests.support.side_server import SideServer
 
 
 @dataclass
@@ -143,3 +148,20 @@ def client_app() -> Iterator[ClientAppFactory]:
     for ca in started:
         ca.server.stop()
         ca.oauth.close()
+
+
+@pytest.fixture
+def http() -> Iterator[httpx.Client]:
+    """A plain client (no proxies from the environment) for requests to the apps under test."""
+    with httpx.Client(timeout=30, trust_env=False) as client:
+        yield client
+
+
+@pytest.fixture
+def side() -> Iterator[SideServer]:
+    """A running :class:`SideServer`, stopped (and its gate released) after the test."""
+    server = SideServer()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -3,7 +3,10 @@
 The apps of the first part register ``@app.errorhandler(OAuthError)`` (Authlib's
 base class) answering ``{"error": type(e).__name__, "message": str(e)}`` and
 keep the exception objects, so the tests check both what the browser sees and
-the exception itself (type, ``reason``, ``status_code``, ``repr``). The last
+the exception itself (type, ``reason``, ``status_code``, ``repr``). Error
+messages quote a short excerpt of the provider's body, with every secret
+masked: plain ``oauth_token_secret=...`` fields, structured (JSON, XML) bodies,
+and secrets inside percent-encoded (even doubly encoded) debug fields. The last
 part checks the default handler that ``init_app`` registers for
 :class:`~flask_oauth1_async.AuthorizationError` when the app has none.
 """
@@ -37,6 +40,7 @@ from tests.conftest import ClientApp, ClientAppFactory, Provider
 from tests.support.browser import Browser
 from tests.support.provider import create_provider
 from tests.support.servers import ServerThread
+from tests.support.views import PREFIX, dance_routes
 
 VIEW_KINDS = ("sync", "async")
 LOGIN_PATH = {"sync": "/login", "async": "/alogin"}
@@ -461,6 +465,44 @@ def test_token_secrets_in_structured_bodies_are_never_quoted(
     _assert_json_error(response, _refusal("access_token", status, expected))
     for text in _error_texts(ca, response):
         assert SECRET_MARK not in text, text
+
+
+# ------------------------------------------------------------------ percent-encoded secrets in provider bodies
+
+
+SECRET = "SECRETPIN"
+MASKING_BODIES = {
+    "encoded": f"oauth_problem=signature_invalid&debug=oauth_consumer_key%3Dclient-hmac%26oauth_verifier%3D{SECRET}"
+    "%26oauth_version%3D1.0",
+    "encoded-lowercase": f"oauth_problem=signature_invalid&debug=oauth_verifier%3d{SECRET}%26oauth_version%3d1.0",
+    "encoded-at-end": f"oauth_problem=signature_invalid&debug=oauth_version%3D1.0%26oauth_verifier%3D{SECRET}",
+    "double-encoded": "oauth_problem=signature_invalid&oauth_signature_base_string=POST%26http%253A%252F%252F"
+    f"127.0.0.1%252Faccess_token%26oauth_token%253Dabc%2526oauth_verifier%253D{SECRET}%2526oauth_version%253D1.0",
+    "token-secret": f"oauth_problem=x&debug=oauth_token%3Dabc%26oauth_token_secret%3D{SECRET}%26oauth_version%3D1.0",
+    "signature": f"oauth_problem=x&debug=oauth_nonce%3Dn%26oauth_signature%3D{SECRET}%26oauth_version%3D1.0",
+}
+
+
+@pytest.mark.parametrize("status", [401, None], ids=["http-401", "http-200-no-token"])
+@pytest.mark.parametrize("body", sorted(MASKING_BODIES))
+@pytest.mark.parametrize("mode", VIEW_KINDS)
+def test_percent_encoded_secrets_are_masked(
+    mode: str, body: str, status: int | None, provider: Provider, client_app: ClientAppFactory
+) -> None:
+    provider.state.access_token_status = status
+    provider.state.access_token_body = MASKING_BODIES[body]
+    ca = client_app(provider, dance_routes)
+    with Browser() as browser:
+        result = browser.login_via(ca.url + PREFIX[mode] + "/login")
+    assert result.response.status_code == 418, result.response.text
+    (exc,) = ca.app.config["CAUGHT"]
+    expected_type = ProviderHTTPError if status else InvalidTokenResponseError
+    assert type(exc) is expected_type
+    excerpt = exc.body_excerpt  # type: ignore[attr-defined]
+    for shown in (str(exc), repr(exc), excerpt, str(exc.args), result.response.text):
+        assert SECRET not in shown, shown
+    assert "oauth_problem" in excerpt, excerpt  # the rest of the body is still quoted
+    assert "***" in excerpt, excerpt
 
 
 # ------------------------------------------------------------------ Authlib-style denial

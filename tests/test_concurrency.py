@@ -12,7 +12,6 @@ import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -27,12 +26,6 @@ FAN_OUT = 10
 SLOW_MS = 200
 N_USERS = 20
 N_CALLS = 520
-
-
-@pytest.fixture
-def http() -> Iterator[httpx.Client]:
-    with httpx.Client(timeout=30, trust_env=False) as client:
-        yield client
 
 
 # ------------------------------------------------------------------ fan-out

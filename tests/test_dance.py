@@ -1,11 +1,19 @@
 """The whole OAuth 1.0a dance, in sync and async views, through real servers and a scripted browser.
 
+* the basic dance: two logins in a row on one client app, a ``def`` view and
+  an ``async def`` view;
 * the token returned by ``authorize_access_token()`` (extra fields, masked
   ``repr``, the secret present) and its reuse by a later call of the same
   request without ``fetch_token``;
 * every signature method (HMAC-SHA1, HMAC-SHA256, RSA-SHA1, PLAINTEXT) with
   every signature type (header, query, body), over HTTP and HTTPS, checking
-  where the provider actually received the protocol parameters.
+  where the provider actually received the protocol parameters;
+* PIN logins (no callback URL, so ``oauth_callback="oob"``): the provider
+  shows the verifier, the user types it in, and the newest pending login is
+  completed with it; a PIN without any pending login is a
+  ``CallbackTokenError``;
+* token answers with stray ``&`` separators (leading, doubled, trailing, with
+  a line break) are parsed, not refused.
 """
 
 from __future__ import annotations
@@ -15,12 +23,13 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import pytest
-from flask import Flask, Response, jsonify, url_for
+from flask import Flask, Response, jsonify, request, url_for
 
-from flask_oauth1_async import OAuth, OAuth1Token
+from flask_oauth1_async import CallbackTokenError, OAuth, OAuth1Token
 from tests.conftest import ClientAppFactory, Provider
 from tests.support.browser import Browser
 from tests.support.provider import HMAC_CLIENT_ID, RSA_CLIENT_ID, RecordedRequest
+from tests.support.views import PREFIX, catch_oauth_errors, dance_routes, query_of, with_query
 
 VIEW_KINDS = ("sync", "async")
 LOGIN_PATH = {"sync": "/login", "async": "/alogin"}
@@ -83,6 +92,43 @@ def _oauth_params(recorded: RecordedRequest) -> tuple[str, dict[str, str]]:
         found.append(("body", {k: v for k, v in body.items() if k.startswith("oauth_")}))
     assert len(found) == 1, f"protocol parameters expected in exactly one place, got {found!r}"
     return found[0]
+
+
+# ------------------------------------------------------------------ the basic dance
+
+
+def _basic_routes(app: Flask, oauth: OAuth) -> None:
+    @app.route("/login")
+    def login() -> Any:
+        return oauth.demo.authorize_redirect(url_for("callback", _external=True))
+
+    @app.route("/callback")
+    def callback() -> Response:
+        token = oauth.demo.authorize_access_token()
+        return jsonify(screen_name=token["screen_name"], me=oauth.demo.get("me").json())
+
+    @app.route("/alogin")
+    async def alogin() -> Any:
+        return await oauth.demo.authorize_redirect(url_for("acallback", _external=True))
+
+    @app.route("/acallback")
+    async def acallback() -> Response:
+        token = await oauth.demo.authorize_access_token()
+        me = await oauth.demo.get("me")
+        return jsonify(screen_name=token["screen_name"], me=me.json())
+
+
+def test_sync_and_async_dance(provider: Provider, client_app: ClientAppFactory) -> None:
+    """One client app, two logins in a row: a ``def`` view for alice, then an ``async def`` view for bob."""
+    ca = client_app(provider, _basic_routes)
+    for path, user in (("/login", "alice"), ("/alogin", "bob")):
+        with Browser() as browser:
+            result = browser.login_via(ca.url + path, user=user)
+            assert result.response.status_code == 200, result.response.text
+            body = result.response.json()
+            assert body["screen_name"] == user
+            assert body["me"]["user"] == user
+    assert provider.state.hits["/access_token"] == 2
 
 
 # ------------------------------------------------------------------ the token
@@ -208,3 +254,108 @@ def test_dance_with_every_signature_method_and_type(
     assert p.state.hits["/request_token"] == 1
     assert p.state.hits["/access_token"] == 1
     assert p.state.hits["/api/me"] == 1
+
+
+# ------------------------------------------------------------------ PIN (oob) logins
+
+
+def _pin_routes(app: Flask, oauth: OAuth) -> None:
+    catch_oauth_errors(app)
+
+    @app.route("/s/pin/start")
+    def s_start() -> Any:
+        return oauth.demo.authorize_redirect()
+
+    @app.route("/s/pin/finish")
+    def s_finish() -> Response:
+        token = oauth.demo.authorize_access_token(oauth_verifier=request.args["pin"])
+        return jsonify(screen_name=token["screen_name"], current=oauth.demo.token is token)
+
+    @app.route("/a/pin/start")
+    async def a_start() -> Any:
+        return await oauth.demo.authorize_redirect()
+
+    @app.route("/a/pin/finish")
+    async def a_finish() -> Response:
+        token = await oauth.demo.authorize_access_token(oauth_verifier=request.args["pin"])
+        return jsonify(screen_name=token["screen_name"], current=oauth.demo.token is token)
+
+
+def _pin_start(browser: Browser, url: str, provider: Provider) -> str:
+    resp = browser.get(url)
+    assert resp.status_code == 302, resp.text
+    sent = provider.state.last_request("/request_token")
+    assert sent is not None
+    assert sent.authorization is not None
+    assert 'oauth_callback="oob"' in sent.authorization
+    return str(resp.headers["Location"])
+
+
+@pytest.mark.parametrize("mode", VIEW_KINDS)
+def test_pin_login_completes_the_newest_pending_login(
+    mode: str, provider: Provider, client_app: ClientAppFactory
+) -> None:
+    ca = client_app(provider, _pin_routes)
+    base = ca.url + PREFIX[mode] + "/pin"
+    with Browser() as browser:
+        older = _pin_start(browser, base + "/start", provider)
+        newer = _pin_start(browser, base + "/start", provider)
+        newer_token = query_of(newer)["oauth_token"]
+        assert query_of(older)["oauth_token"] != newer_token
+
+        # The provider shows the PIN instead of redirecting.
+        shown = browser.get(with_query(newer, user="dave"))
+        assert shown.status_code == 200, shown.text
+        assert shown.headers["content-type"].startswith("text/plain")
+        fields = dict(parse_qsl(shown.text))
+        assert fields["oauth_token"] == newer_token
+
+        done = browser.get(base + "/finish", params={"pin": fields["oauth_verifier"]})
+    assert done.status_code == 200, done.text
+    assert done.json() == {"screen_name": "dave", "current": True}
+    assert provider.state.hits["/access_token"] == 1
+    exchange = provider.state.last_request("/access_token")
+    assert exchange is not None
+    assert exchange.authorization is not None
+    assert f'oauth_token="{newer_token}"' in exchange.authorization
+    assert f'oauth_verifier="{fields["oauth_verifier"]}"' in exchange.authorization
+
+
+@pytest.mark.parametrize("mode", VIEW_KINDS)
+def test_pin_without_a_pending_login_is_a_callback_token_error(
+    mode: str, provider: Provider, client_app: ClientAppFactory
+) -> None:
+    ca = client_app(provider, _pin_routes)
+    with Browser() as browser:
+        resp = browser.get(ca.url + PREFIX[mode] + "/pin/finish", params={"pin": "123456"})
+    assert resp.status_code == 418, resp.text
+    (exc,) = ca.app.config["CAUGHT"]
+    assert isinstance(exc, CallbackTokenError)
+    assert exc.reason == "missing"
+    assert provider.state.hits["/access_token"] == 0
+
+
+# ------------------------------------------------------------------ lenient token answers
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "oauth_token=a&oauth_token_secret=b&",
+        "oauth_token=a&oauth_token_secret=b&&",
+        "&oauth_token=a&&oauth_token_secret=b",
+        "oauth_token=a&oauth_token_secret=b&\r\n",
+    ],
+    ids=["trailing", "double-trailing", "leading-and-double", "trailing-crlf"],
+)
+@pytest.mark.parametrize("mode", VIEW_KINDS)
+def test_token_answer_with_stray_ampersands_is_accepted(
+    mode: str, answer: str, provider: Provider, client_app: ClientAppFactory
+) -> None:
+    provider.state.access_token_body = answer
+    ca = client_app(provider, dance_routes)
+    with Browser() as browser:
+        result = browser.login_via(ca.url + PREFIX[mode] + "/login")
+    assert result.response.status_code == 200, result.response.text
+    assert result.response.json()["token"] == {"oauth_token": "a", "oauth_token_secret": "b"}
+    assert provider.state.hits["/access_token"] == 1

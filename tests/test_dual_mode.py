@@ -1,33 +1,30 @@
-"""The dual rule: plain methods block without a running loop and return a PendingCall inside one."""
+"""The dual rule: plain methods block without a running loop and return a PendingCall inside one.
+
+A ``PendingCall`` is a real coroutine: ``asyncio.create_task``,
+``ensure_future``, ``gather`` and ``TaskGroup`` accept it, ``close()`` drops it
+without a warning or a request, and one that is dropped without being awaited
+raises ``NeverAwaitedWarning`` (a control shows the warning recorder sees it).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import gc
+import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 from asgiref.sync import sync_to_async
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, jsonify
 from werkzeug.exceptions import InternalServerError
 
 from flask_oauth1_async import NeverAwaitedWarning, OAuth, PendingCall
 from flask_oauth1_async._dual import in_event_loop
 from tests.conftest import ClientApp, ClientAppFactory, Provider
-
-
-@pytest.fixture
-def http() -> Iterator[httpx.Client]:
-    with httpx.Client(timeout=30, trust_env=False) as client:
-        yield client
-
-
-def _token_from_headers() -> dict[str, str]:
-    return {"oauth_token": request.headers["X-Token"], "oauth_token_secret": request.headers["X-Secret"]}
-
+from tests.support.views import WarningRecorder, token_from_headers, token_headers
 
 # Ways to use a PendingCall as if it were the response.
 MISUSES: dict[str, Callable[[Any], Any]] = {
@@ -150,7 +147,7 @@ def _routes(app: Flask, oauth: OAuth) -> None:
 
 
 def _serve(client_app: ClientAppFactory, provider: Provider) -> ClientApp:
-    return client_app(provider, _routes, fetch_token=_token_from_headers)
+    return client_app(provider, _routes, fetch_token=token_from_headers)
 
 
 def _headers(provider: Provider, user: str = "alice") -> dict[str, str]:
@@ -313,3 +310,102 @@ def test_outside_flask_views_with_test_request_context(provider: Provider, clien
         assert asyncio.run(dual_in_loop()).json()["user"] == "dave"
     with ca.app.app_context():  # an app context alone is enough with token=
         assert ca.oauth.demo.get_sync("me", token=tok).json()["user"] == "dave"
+
+
+# ------------------------------------------------------------------ a PendingCall is a coroutine
+
+
+def _task_routes(app: Flask, oauth: OAuth) -> None:
+    @app.route("/a/create_task")
+    async def create_task() -> Response:
+        with WarningRecorder() as recorder:
+            task = asyncio.create_task(oauth.demo.get("me"))
+            task_repr = repr(task)
+            created = await task
+            future = asyncio.ensure_future(oauth.demo.post("echo", data={"k": "v"}))
+            posted = await future
+            gathered = await asyncio.gather(oauth.demo.get("me"), oauth.demo.get("text"))
+            discarded = oauth.demo.get("me")
+            discarded.close()  # the coroutine protocol's way to drop it: no warning, nothing sent
+            del discarded
+            doomed = asyncio.create_task(oauth.demo.get("me"))
+            doomed.cancel()  # before it ever ran
+            try:
+                await doomed
+                doomed_state = "finished"
+            except asyncio.CancelledError:
+                doomed_state = "cancelled"
+        return jsonify(
+            task_repr_ok="PendingCall" in task_repr,
+            types=[type(r).__name__ for r in (created, posted, *gathered)],
+            user=created.json()["user"],
+            form=posted.json()["form"],
+            text=gathered[1].text,
+            doomed=doomed_state,
+            warnings=recorder.messages(),
+        )
+
+    @app.route("/a/task_group")
+    async def task_group() -> Response:
+        with WarningRecorder() as recorder:
+            async with asyncio.TaskGroup() as tg:  # type: ignore[attr-defined,unused-ignore]
+                me = tg.create_task(oauth.demo.get("me"))
+                echo = tg.create_task(oauth.demo.post("echo", json={"n": 1}))
+        return jsonify(
+            types=[type(t.result()).__name__ for t in (me, echo)],
+            is_response=[isinstance(t.result(), httpx.Response) for t in (me, echo)],
+            user=me.result().json()["user"],
+            json=echo.result().json()["json"],
+            warnings=recorder.messages(),
+        )
+
+    @app.route("/a/dropped")
+    async def dropped() -> Response:
+        with WarningRecorder() as recorder:
+            oauth.demo.get("me")  # never awaited: the recorder must see it
+        return jsonify(warnings=recorder.messages())
+
+
+def test_create_task_and_ensure_future_accept_pending_calls(
+    provider: Provider, client_app: ClientAppFactory, http: httpx.Client
+) -> None:
+    ca = client_app(provider, _task_routes, fetch_token=token_from_headers)
+    resp = http.get(ca.url + "/a/create_task", headers=token_headers(provider.token_for("alice")))
+    assert resp.status_code == 200, resp.text
+    assert resp.json() == {
+        "task_repr_ok": True,
+        "types": ["Response"] * 4,
+        "user": "alice",
+        "form": {"k": "v"},
+        "text": "hello alice",
+        "doomed": "cancelled",
+        "warnings": [],
+    }
+    hits = provider.state.hits
+    assert (hits["/api/me"], hits["/api/echo"], hits["/api/text"]) == (2, 1, 1)  # the cancelled task sent nothing
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="asyncio.TaskGroup is new in Python 3.11")
+def test_task_group_accepts_pending_calls(provider: Provider, client_app: ClientAppFactory, http: httpx.Client) -> None:
+    ca = client_app(provider, _task_routes, fetch_token=token_from_headers)
+    resp = http.get(ca.url + "/a/task_group", headers=token_headers(provider.token_for("bob")))
+    assert resp.status_code == 200, resp.text
+    assert resp.json() == {
+        "types": ["Response", "Response"],
+        "is_response": [True, True],
+        "user": "bob",
+        "json": {"n": 1},
+        "warnings": [],
+    }
+
+
+def test_warning_recorder_sees_a_dropped_pending_call(
+    provider: Provider, client_app: ClientAppFactory, http: httpx.Client
+) -> None:
+    """Control: the "no warnings" checks above would see a NeverAwaitedWarning."""
+    ca = client_app(provider, _task_routes, fetch_token=token_from_headers)
+    resp = http.get(ca.url + "/a/dropped", headers=token_headers(provider.token_for("alice")))
+    assert resp.status_code == 200, resp.text
+    (message,) = resp.json()["warnings"]
+    assert message.startswith(NeverAwaitedWarning.__name__)
+    assert provider.state.hits["/api/me"] == 0

@@ -5,6 +5,11 @@ a pooled client re-uses one keep-alive TLS connection, so 100 calls - each in
 its own Flask request, or all in one - must open fewer than 2 new
 connections, for sync views (shared ``httpx.Client``) and async views
 (``httpx.AsyncClient`` living on the background loop thread) alike.
+
+Life cycle: ``close()`` / ``aclose()`` and later calls, a forked child, and
+re-registering a remote while one of its calls is in flight (held open at the
+side server's gate): the new settings apply at once, and the old clients are
+closed only after that call has ended.
 """
 
 from __future__ import annotations
@@ -13,9 +18,11 @@ import asyncio
 import os
 import signal
 import sys
+import time
 import traceback
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -23,27 +30,18 @@ import pytest
 from flask import Flask, Response, current_app, jsonify, request
 
 import flask_oauth1_async._transport as transport_mod
-from flask_oauth1_async import EXTENSION_KEY, OAuth
+from flask_oauth1_async import OAuth
 from flask_oauth1_async._transport import default_ssl_context, loop_thread
-from flask_oauth1_async.registry import RemoteState
 from tests.conftest import ClientApp, ClientAppFactory, Provider
+from tests.support.side_server import SideServer
+from tests.support.views import PREFIX, remote_state
 
 N_CALLS = 100
 MODES = ("sync", "async")
 
 
-@pytest.fixture
-def http() -> Iterator[httpx.Client]:
-    with httpx.Client(timeout=30, trust_env=False) as client:
-        yield client
-
-
-def _state(app: Flask, name: str = "demo") -> RemoteState:
-    return app.extensions[EXTENSION_KEY].remotes[name][1]  # type: ignore[no-any-return]
-
-
 def _ids() -> dict[str, int]:
-    state = _state(current_app)  # type: ignore[arg-type]
+    state = remote_state(current_app)  # type: ignore[arg-type]
     return {"sync_client": id(state.sync_client()), "async_client": id(state.async_client())}
 
 
@@ -124,7 +122,7 @@ def test_clients_are_shared_across_requests(
 ) -> None:
     ca = _serve(client_app, provider_tls)
     seen = [http.get(f"{ca.url}/{m}/me").json() for m in ("s", "a", "s", "a")]
-    state = _state(ca.app)
+    state = remote_state(ca.app)
     sync_client, async_client = state.sync_client(), state.async_client()
     assert isinstance(sync_client, httpx.Client)
     assert isinstance(async_client, httpx.AsyncClient)
@@ -197,7 +195,7 @@ def test_close_then_call_recreates_clients(
     ca = _serve(client_app, provider)
     assert http.get(ca.url + "/s/me").json()["users"] == ["alice"]
     assert http.get(ca.url + "/a/me").json()["users"] == ["alice"]
-    state = _state(ca.app)
+    state = remote_state(ca.app)
     old_sync, old_async = state.sync_client(), state.async_client()
 
     ca.oauth.close()
@@ -220,7 +218,7 @@ def test_aclose_inside_async_view(provider: Provider, client_app: ClientAppFacto
     ca = _serve(client_app, provider)
     assert http.get(ca.url + "/s/me").json()["users"] == ["alice"]
     assert http.get(ca.url + "/a/me").json()["users"] == ["alice"]
-    state = _state(ca.app)
+    state = remote_state(ca.app)
     old_sync, old_async = state.sync_client(), state.async_client()
 
     resp = http.get(ca.url + "/a/close")
@@ -245,7 +243,7 @@ def test_fork_child_gets_fresh_clients_and_loop(
     # The parent has live clients, pooled connections and a running loop thread.
     assert http.get(ca.url + "/s/me").json()["users"] == ["alice"]
     assert http.get(ca.url + "/a/me").json()["users"] == ["alice"]
-    state = _state(ca.app)
+    state = remote_state(ca.app)
     parent_sync, parent_async = state.sync_client(), state.async_client()
     parent_loop = loop_thread.get_loop()
     tok = provider.token_for("erin")
@@ -296,3 +294,86 @@ def test_fork_child_gets_fresh_clients_and_loop(
     assert http.get(ca.url + "/a/me").json()["users"] == ["alice"]
     print(f"\n[fork] parent's calls after the child exited opened {provider.server.connections} new connections")
     assert provider.server.connections == 0
+
+
+# ------------------------------------------------------------------ re-registering while a call is in flight
+
+
+def _wait_until(predicate: Callable[[], bool], what: str, limit: float = 15.0) -> None:
+    """Poll *predicate* (a counter or a state, never a duration) until it holds."""
+    deadline = time.monotonic() + limit
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting for: {what}")
+        time.sleep(0.005)
+
+
+def _reregister_routes(side_url: str) -> Callable[[Flask, OAuth], None]:
+    def setup(app: Flask, oauth: OAuth) -> None:
+        @app.route("/s/gate")
+        def s_gate() -> Response:
+            resp = oauth.demo.get(side_url + "/gate")
+            return jsonify(status=resp.status_code, body=resp.json())
+
+        @app.route("/a/gate")
+        async def a_gate() -> Response:
+            resp = await oauth.demo.get(side_url + "/gate")
+            return jsonify(status=resp.status_code, body=resp.json())
+
+        @app.route("/s/me")
+        def s_me() -> Response:
+            return jsonify(oauth.demo.get("me").json())
+
+        @app.route("/a/me")
+        async def a_me() -> Response:
+            return jsonify((await oauth.demo.get("me")).json())
+
+    return setup
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_reregister_waits_for_the_call_in_flight(
+    mode: str, provider: Provider, client_app: ClientAppFactory, side: SideServer, http: httpx.Client
+) -> None:
+    alice = provider.token_for("alice")
+    ca = client_app(provider, _reregister_routes(side.url), oauth_kwargs={"fetch_token": lambda name: alice})
+    base = ca.url + PREFIX[mode]
+
+    # Generation 1: /api/me.
+    assert http.get(base + "/me").json()["user"] == "alice"
+    old = remote_state(ca.app)
+
+    with ThreadPoolExecutor(max_workers=1) as pool, httpx.Client(timeout=30, trust_env=False) as other:
+        in_flight = pool.submit(other.get, base + "/gate")
+        try:
+            _wait_until(lambda: side.entered == 1, "the gated call to reach the side server")
+            old_client: httpx.Client | httpx.AsyncClient | None = old._sync if mode == "sync" else old._async
+            assert old_client is not None
+            assert not old_client.is_closed
+
+            # Generation 2 while the call is held: "me" now resolves to /api/path/me.
+            ca.oauth.register("demo", **provider.settings(api_base_url=provider.url + "/api/path/"))
+            resp = http.get(base + "/me")
+            assert resp.status_code == 200, resp.text
+            assert resp.json() == {"user": "alice", "path": "me"}, "the new settings are used at once"
+            new = remote_state(ca.app)
+            assert new is not old
+            # The old clients are retired, but not closed under the call that still uses them.
+            assert not old_client.is_closed
+            assert (old._sync if mode == "sync" else old._async) is old_client
+            assert side.entered == 1
+        finally:
+            side.release()  # let the held call finish (also when an assertion above failed)
+        held = in_flight.result(timeout=30)
+
+    assert held.status_code == 200, held.text
+    assert held.json() == {"status": 200, "body": {"gate": "passed"}}
+    # Once the call has ended, the retired state lets go of its clients and closes them.
+    assert old._sync is None
+    assert old._async is None
+    _wait_until(lambda: old_client.is_closed, "the retired client to be closed")
+    # And later calls keep using generation 2.
+    assert http.get(base + "/me").json() == {"user": "alice", "path": "me"}
+    assert remote_state(ca.app) is new
+    assert provider.state.hits["/api/me"] == 1
+    assert provider.state.hits["/api/path/me"] == 2

@@ -9,15 +9,16 @@ other bodies left intact).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, jsonify
 
 from flask_oauth1_async import OAuth
 from tests.conftest import ClientApp, ClientAppFactory, Provider
+from tests.support.views import token_from_headers
 
 MODES = ("sync", "async")
 SCHEMES = ("http", "https")
@@ -32,16 +33,6 @@ JSON_PAYLOAD: dict[str, Any] = {
 JSON_RAW = httpx.Request("POST", "http://x.invalid/", json=JSON_PAYLOAD).content.decode("utf-8")
 #: A JSON body with unusual spacing and key order: must arrive untouched.
 CONTENT_RAW = '{ "z" : 1,\n  "a":"keep   this  spacing",   "u":"\\u00e9" }'
-
-
-@pytest.fixture
-def http() -> Iterator[httpx.Client]:
-    with httpx.Client(timeout=30, trust_env=False) as client:
-        yield client
-
-
-def _token_from_headers() -> dict[str, str]:
-    return {"oauth_token": request.headers["X-Token"], "oauth_token_secret": request.headers["X-Secret"]}
 
 
 # Each case takes (oauth, provider_url) and returns what the plain (dual)
@@ -201,7 +192,7 @@ def _serve(client_app: ClientAppFactory, provider: Provider) -> ClientApp:
     base = provider.url
 
     def setup(app: Flask, oauth: OAuth) -> None:
-        oauth.register("deep", **provider.settings(api_base_url=base + "/api/path", fetch_token=_token_from_headers))
+        oauth.register("deep", **provider.settings(api_base_url=base + "/api/path", fetch_token=token_from_headers))
 
         @app.route("/s/<case>")
         def sync_view(case: str) -> Response:
@@ -211,7 +202,7 @@ def _serve(client_app: ClientAppFactory, provider: Provider) -> ClientApp:
         async def async_view(case: str) -> Response:
             return _describe(await CASES[case](oauth, base), "async")
 
-    return client_app(provider, setup, fetch_token=_token_from_headers)
+    return client_app(provider, setup, fetch_token=token_from_headers)
 
 
 @pytest.fixture(params=SCHEMES)

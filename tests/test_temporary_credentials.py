@@ -2,7 +2,9 @@
 
 Stored in the session cookie (encrypted) by default, or in a cache given as
 ``OAuth(cache=...)`` with only a nonce in the session. Checked here, in sync and
-async views: one-time use, binding to the browser that started the login
+async views: one-time use (also against an old copy of the session cookie,
+which still lists a login already completed: the process remembers which
+logins were consumed), binding to the browser that started the login
 (CVE-2025-68158: a callback URL replayed in another browser must not log that
 browser in), expiry, the bound on abandoned logins, secrecy of the cookie, and
 real caches (cachelib, Flask-Caching, an async cache).
@@ -31,6 +33,7 @@ from flask_oauth1_async import CallbackTokenError, OAuth, _flow
 from flask_oauth1_async._flow import MAX_PENDING_LOGINS, cache_key
 from tests.conftest import ClientApp, ClientAppFactory, Provider
 from tests.support.browser import Browser
+from tests.support.views import PREFIX, dance_routes, query_of, with_query
 
 VIEW_KINDS = ("sync", "async")
 LOGIN_PATH = {"sync": "/login", "async": "/alogin"}
@@ -284,6 +287,53 @@ def test_callback_is_one_time_use(
         replay = browser.get(result.callback_url)
     _assert_token_error(ca, replay, "unknown")
     assert provider.state.hits["/access_token"] == 1, "a replayed callback must not reach the provider"
+
+
+# ------------------------------------------------------------------ replay with an old copy of the session cookie
+
+
+def _decode_session(ca: ClientApp, cookie: str) -> dict[str, Any]:
+    serializer = ca.app.session_interface.get_signing_serializer(ca.app)  # type: ignore[attr-defined]
+    assert serializer is not None
+    data: dict[str, Any] = serializer.loads(cookie)
+    return data
+
+
+@pytest.mark.parametrize("mode", VIEW_KINDS)
+def test_callback_replayed_with_an_old_session_cookie_is_refused(
+    mode: str, provider: Provider, client_app: ClientAppFactory
+) -> None:
+    ca = client_app(provider, dance_routes)
+    with Browser() as alice:
+        start = alice.get(ca.url + PREFIX[mode] + "/login")
+        assert start.status_code == 302, start.text
+        old_cookie = alice.cookies.get("session")
+        assert old_cookie is not None
+        oauth_token = query_of(start.headers["Location"])["oauth_token"]
+        assert oauth_token in _decode_session(ca, old_cookie)["_oauth1_demo"]
+
+        consent = alice.get(with_query(start.headers["Location"], user="alice"))
+        assert consent.status_code == 302, consent.text
+        callback_url = consent.headers["Location"]
+        done = alice.get(callback_url)
+        assert done.status_code == 200, done.text
+        assert done.json()["token"]["screen_name"] == "alice"
+        new_cookie = alice.cookies.get("session")
+        assert new_cookie != old_cookie
+        if new_cookie is not None:  # (an emptied session is deleted)
+            assert oauth_token not in _decode_session(ca, new_cookie).get("_oauth1_demo", {})
+    assert provider.state.hits["/access_token"] == 1
+
+    # The old copy of the cookie still lists the login; the process remembers it was consumed.
+    with Browser() as mallory:
+        mallory.cookies.set("session", old_cookie)
+        replay = mallory.get(callback_url)
+    assert replay.status_code == 418, replay.text
+    assert replay.json()["error"] == "CallbackTokenError"
+    (exc,) = ca.app.config["CAUGHT"]
+    assert isinstance(exc, CallbackTokenError)
+    assert exc.reason == "unknown"
+    assert provider.state.hits["/access_token"] == 1, "the replay must not reach the provider"
 
 
 # ------------------------------------------------------------------ bound to the browser (CVE-2025-68158)

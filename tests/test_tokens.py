@@ -6,16 +6,31 @@ Order: ``token=`` > the per-request cache on ``g`` > ``fetch_token``.
 variant is exercised in a sync and in an async view, served over real HTTP.
 Every fetch is recorded with the id of the HTTP request that triggered it (the
 ``X-Req`` header) so "at most once per request and remote" is counted exactly.
+
+Also here:
+
+* single flight survives its callers: when the caller running an ``async``
+  ``fetch_token`` times out or is cancelled, a caller waiting for it runs the
+  lookup itself; when a waiter is cancelled, the runner goes on. No warning,
+  no "exception was never retrieved";
+* a token must be a pair of non-empty strings, however it is given
+  (``token=``, assigned to ``oauth.<name>.token``, returned by
+  ``fetch_token``); anything else is a ``ConfigurationError`` and nothing is
+  sent;
+* ``oauth.<name>.token`` lives on ``flask.g``: it is this request's token
+  (assigned, fetched, or the one ``authorize_access_token()`` returned), and
+  the next request starts without it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
+import gc
 import itertools
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -23,18 +38,21 @@ import pytest
 from authlib.integrations.base_client.errors import MissingTokenError as AuthlibMissingTokenError
 from flask import Flask, Response, g, jsonify, request
 
-from flask_oauth1_async import MissingTokenError, OAuth, OAuthError
+from flask_oauth1_async import ConfigurationError, MissingTokenError, OAuth, OAuthError
 from tests.conftest import ClientApp, ClientAppFactory, Provider
+from tests.support.browser import Browser
+from tests.support.views import (
+    PREFIX,
+    WarningRecorder,
+    catch_oauth_errors,
+    dance_routes,
+    token_from_headers,
+    token_headers,
+)
 
 MODES = ("sync", "async")
 FETCH_KINDS = ("registry_sync", "registry_async", "remote_sync", "remote_async")
 _req_ids = itertools.count(1)
-
-
-@pytest.fixture
-def http() -> Iterator[httpx.Client]:
-    with httpx.Client(timeout=30, trust_env=False) as client:
-        yield client
 
 
 class FetchLog:
@@ -394,3 +412,316 @@ def test_fetch_token_once_per_request_with_threads_in_sync_view(
     assert resp.status_code == 200, resp.text
     assert resp.json()["users"] == ["alice"] * n_threads
     assert calls.count(req_id) == 1, f"fetch_token ran {calls.count(req_id)} times in one request"
+
+
+# ------------------------------------------------------------------ single flight with a cancelled caller
+
+
+def _never_retrieved(caplog: pytest.LogCaptureFixture) -> list[str]:
+    gc.collect()
+    return [r.getMessage() for r in caplog.records if "never retrieved" in r.getMessage()]
+
+
+def _single_flight_routes(app: Flask, oauth: OAuth) -> None:
+    def call(style: str) -> Any:
+        return oauth.demo.get_async("me") if style == "get_async" else oauth.demo.get("me")
+
+    @app.route("/a/gather_wait_for")
+    async def gather_wait_for() -> Response:
+        style = request.args["style"]
+        with WarningRecorder() as recorder:
+            if request.args["order"] == "timed-out-first":
+                # Scheduled before gather's tasks, so the caller that times out is the one
+                # running fetch_token (single flight): the other one must take over.
+                first_call: Any = asyncio.ensure_future(call(style))
+            else:
+                first_call = call(style)
+            first, second = await asyncio.gather(
+                asyncio.wait_for(first_call, 0.05), call(style), return_exceptions=True
+            )
+        return jsonify(
+            first=type(first).__name__,
+            first_is_timeout=isinstance(first, asyncio.TimeoutError),  # not the builtin before 3.11
+            second=type(second).__name__,
+            second_user=second.json()["user"] if isinstance(second, httpx.Response) else repr(second),
+            warnings=recorder.messages(),
+        )
+
+    @app.route("/a/cancel/<victim>")
+    async def cancel(victim: str) -> Response:
+        g.hold_first_fetch = True
+        g.first_fetch_started = asyncio.Event()
+        g.release_first_fetch = asyncio.Event()
+        with WarningRecorder() as recorder:
+            runner = asyncio.create_task(oauth.demo.get_async("me"))
+            await g.first_fetch_started.wait()  # the runner is inside fetch_token
+            waiter = asyncio.create_task(oauth.demo.get_async("me"))
+            for _ in range(5):
+                await asyncio.sleep(0)  # the waiter now waits for the runner's lookup
+            if victim == "runner":
+                runner.cancel()
+            else:
+                waiter.cancel()
+                g.release_first_fetch.set()
+            results = await asyncio.gather(runner, waiter, return_exceptions=True)
+        return jsonify(
+            results=[r.json()["user"] if isinstance(r, httpx.Response) else type(r).__name__ for r in results],
+            fetches=g.get("fetches", 0),
+            warnings=recorder.messages(),
+        )
+
+
+@pytest.fixture
+def single_flight_app(provider: Provider, client_app: ClientAppFactory) -> tuple[ClientApp, list[str]]:
+    fetch_log: list[str] = []
+    alice = provider.token_for("alice")
+
+    async def fetch_token(name: str) -> dict[str, str]:
+        g.fetches = g.get("fetches", 0) + 1
+        fetch_log.append(request.path)
+        if g.get("hold_first_fetch") and g.fetches == 1:
+            g.first_fetch_started.set()
+            await asyncio.wait_for(g.release_first_fetch.wait(), 20)
+        elif not g.get("hold_first_fetch"):
+            await asyncio.sleep(0.3)  # a slow lookup (a database, a remote vault...)
+        return alice
+
+    ca = client_app(provider, _single_flight_routes, oauth_kwargs={"fetch_token": fetch_token})
+    return ca, fetch_log
+
+
+@pytest.mark.parametrize("order", ["as-written", "timed-out-first"])
+@pytest.mark.parametrize("style", ["get_async", "get"])
+def test_single_flight_survives_a_timed_out_caller(
+    style: str,
+    order: str,
+    single_flight_app: tuple[ClientApp, list[str]],
+    provider: Provider,
+    http: httpx.Client,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """``gather(wait_for(get(), 0.05), get())`` with a 0.3 s async ``fetch_token``.
+
+    As written, which caller runs ``fetch_token`` depends on the Python version
+    (3.11's ``wait_for`` wraps its argument in a task that starts after gather's
+    second task; 3.12's awaits it directly). ``timed-out-first`` makes the
+    timed-out caller the one running it, so the other caller has to run it again.
+    """
+    ca, fetch_log = single_flight_app
+    resp = http.get(ca.url + "/a/gather_wait_for", params={"style": style, "order": order})
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert body["first_is_timeout"] is True, body
+    assert body["second"] == "Response", body
+    assert body["second_user"] == "alice"
+    assert body["warnings"] == []
+    assert provider.state.hits["/api/me"] == 1  # only the second call reached the API
+    if order == "timed-out-first":
+        assert len(fetch_log) == 2
+    else:
+        assert 1 <= len(fetch_log) <= 2
+    assert _never_retrieved(caplog) == []
+
+
+@pytest.mark.parametrize("victim", ["runner", "waiter"])
+def test_single_flight_when_one_caller_is_cancelled(
+    victim: str,
+    single_flight_app: tuple[ClientApp, list[str]],
+    provider: Provider,
+    http: httpx.Client,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The caller running ``fetch_token`` (runner) or the one waiting for it (waiter) is cancelled.
+
+    Cancelling the runner: the waiter runs ``fetch_token`` itself (2 runs).
+    Cancelling the waiter: the runner goes on (1 run).
+    """
+    ca, _ = single_flight_app
+    resp = http.get(ca.url + f"/a/cancel/{victim}")
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    if victim == "runner":
+        assert body["results"] == ["CancelledError", "alice"], body
+        assert body["fetches"] == 2
+    else:
+        assert body["results"] == ["alice", "CancelledError"], body
+        assert body["fetches"] == 1
+    assert body["warnings"] == []
+    assert provider.state.hits["/api/me"] == 1
+    assert _never_retrieved(caplog) == []
+
+
+# ------------------------------------------------------------------ empty or malformed tokens
+
+
+BAD_TOKENS: dict[str, Any] = {
+    "empty-pair": ("", ""),
+    "none-pair": (None, None),
+    "empty-mapping": {"oauth_token": ""},
+    "empty-list": ["", ""],
+    "none-token": (None, "secret"),
+    "int-token": (123, "secret"),
+    "int-secret": ("token", 123),
+}
+
+
+def _token_value(case: str) -> Any:
+    if case == "valid-pair":
+        return (request.headers["X-Token"], request.headers["X-Secret"])
+    if case == "valid-mapping":
+        return token_from_headers()
+    return BAD_TOKENS[case]
+
+
+def _token_routes(app: Flask, oauth: OAuth) -> None:
+    catch_oauth_errors(app)
+
+    @app.route("/s/token/<how>/<case>")
+    def s_token(how: str, case: str) -> Response:
+        if how == "argument":
+            resp = oauth.demo.get("me", token=_token_value(case))
+        elif how == "assigned":
+            oauth.demo.token = _token_value(case)
+            resp = oauth.demo.get("me")
+        else:  # fetch_token gives it
+            g.fetch_case = case
+            resp = oauth.demo.get("me")
+        return jsonify(user=resp.json()["user"])
+
+    @app.route("/a/token/<how>/<case>")
+    async def a_token(how: str, case: str) -> Response:
+        if how == "argument":
+            resp = await oauth.demo.get("me", token=_token_value(case))
+        elif how == "assigned":
+            oauth.demo.token = _token_value(case)
+            resp = await oauth.demo.get("me")
+        else:
+            g.fetch_case = case
+            resp = await oauth.demo.get("me")
+        return jsonify(user=resp.json()["user"])
+
+
+@pytest.fixture
+def token_app(provider: Provider, client_app: ClientAppFactory) -> ClientApp:
+    return client_app(provider, _token_routes, fetch_token=lambda: _token_value(g.fetch_case))
+
+
+@pytest.mark.parametrize("case", sorted(BAD_TOKENS))
+@pytest.mark.parametrize("how", ["argument", "assigned", "fetch_token"])
+@pytest.mark.parametrize("mode", MODES)
+def test_empty_or_malformed_token_is_a_configuration_error(
+    mode: str, how: str, case: str, token_app: ClientApp, provider: Provider, http: httpx.Client
+) -> None:
+    resp = http.get(f"{token_app.url}{PREFIX[mode]}/token/{how}/{case}")
+    assert resp.status_code == 418, resp.text
+    assert resp.json()["error"] == "ConfigurationError"
+    (exc,) = token_app.app.config["CAUGHT"]
+    assert isinstance(exc, ConfigurationError)
+    assert provider.state.hits["/api/me"] == 0, "nothing may be sent signed with the consumer key alone"
+
+
+@pytest.mark.parametrize("case", ["valid-pair", "valid-mapping"])
+@pytest.mark.parametrize("how", ["argument", "assigned", "fetch_token"])
+@pytest.mark.parametrize("mode", MODES)
+def test_valid_token_shapes_work(
+    mode: str, how: str, case: str, token_app: ClientApp, provider: Provider, http: httpx.Client
+) -> None:
+    headers = token_headers(provider.token_for("carol"))
+    resp = http.get(f"{token_app.url}{PREFIX[mode]}/token/{how}/{case}", headers=headers)
+    assert resp.status_code == 200, resp.text
+    assert resp.json() == {"user": "carol"}
+
+
+# ------------------------------------------------------------------ RemoteApp.token
+
+
+def _token_property_routes(app: Flask, oauth: OAuth) -> None:
+    dance_routes(app, oauth)
+
+    def report(before: Any, resp: httpx.Response) -> Response:
+        current = oauth.demo.token
+        return jsonify(
+            before=before,
+            user=resp.json()["user"],
+            current=current["oauth_token"] if current else None,
+            fetches=g.get("fetches", 0),
+        )
+
+    def assign() -> None:
+        if request.args.get("assign"):
+            oauth.demo.token = {
+                "oauth_token": request.headers["X-Token"],
+                "oauth_token_secret": request.headers["X-Secret"],
+            }
+        if request.args.get("clear"):
+            oauth.demo.token = None
+
+    @app.route("/s/prop")
+    def s_prop() -> Response:
+        before = oauth.demo.token
+        assign()
+        return report(before, oauth.demo.get("me"))
+
+    @app.route("/a/prop")
+    async def a_prop() -> Response:
+        before = oauth.demo.token
+        assign()
+        return report(before, await oauth.demo.get("me"))
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_token_property_lives_on_g(
+    mode: str, provider: Provider, client_app: ClientAppFactory, http: httpx.Client
+) -> None:
+    alice = provider.token_for("alice")
+    bob = provider.token_for("bob")
+
+    def fetch_token() -> dict[str, str]:
+        g.fetches = g.get("fetches", 0) + 1
+        return alice
+
+    ca = client_app(provider, _token_property_routes, fetch_token=fetch_token)
+    url = ca.url + PREFIX[mode] + "/prop"
+
+    # Assigned: used without asking fetch_token.
+    resp = http.get(url, params={"assign": "1"}, headers=token_headers(bob))
+    assert resp.json() == {"before": None, "user": "bob", "current": bob["oauth_token"], "fetches": 0}
+    # The next request starts without it: fetch_token is asked, and its answer becomes the token.
+    resp = http.get(url)
+    assert resp.json() == {"before": None, "user": "alice", "current": alice["oauth_token"], "fetches": 1}
+    # Assigning None forgets an assigned token.
+    resp = http.get(url, params={"assign": "1", "clear": "1"}, headers=token_headers(bob))
+    assert resp.json() == {"before": None, "user": "alice", "current": alice["oauth_token"], "fetches": 1}
+
+    # After authorize_access_token(), the property is the token it returned.
+    with Browser() as browser:
+        result = browser.login_via(ca.url + PREFIX[mode] + "/login", user="carol")
+    assert result.response.status_code == 200, result.response.text
+    body = result.response.json()
+    assert body["before"] is None
+    assert body["current_is_result"] is True
+    assert body["token"]["screen_name"] == "carol"
+
+
+def test_token_property_outside_a_request_and_unknown_attributes(provider: Provider) -> None:
+    app = Flask("token-property")
+    app.secret_key = "k"
+    oauth = OAuth(app)
+    remote = oauth.register("demo", **provider.settings())
+    try:
+        assert remote.token is None
+        with app.app_context():
+            assert remote.token is None
+            with pytest.raises(RuntimeError, match="inside a request"):
+                remote.token = provider.token_for("alice")
+        with app.test_request_context("/"):
+            remote.token = ("t", "s")
+            assert remote.token == {"oauth_token": "t", "oauth_token_secret": "s"}
+        with app.test_request_context("/"):
+            assert remote.token is None
+        with pytest.raises(AttributeError):
+            oauth.demo.foo = 1  # type: ignore[attr-defined]
+        with pytest.raises(AttributeError):
+            remote.tokn = ("t", "s")  # type: ignore[attr-defined]  # a typo must not pass silently
+    finally:
+        oauth.close()

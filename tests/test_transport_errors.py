@@ -26,12 +26,6 @@ MODES = ("sync", "async")
 
 
 @pytest.fixture
-def http() -> Iterator[httpx.Client]:
-    with httpx.Client(timeout=30, trust_env=False) as client:
-        yield client
-
-
-@pytest.fixture
 def closed_port() -> int:
     """A 127.0.0.1 port nobody listens on (bound, then closed)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:

@@ -1,4 +1,8 @@
-"""Run mypy --strict on the typing modules: the API's static types are part of its contract."""
+"""Run mypy --strict on the typing modules: the API's static types are part of its contract.
+
+Also a documented limit of the dual methods: ``asyncio.create_task(remote.get(...))``
+works at runtime, but type-checks only with the explicit ``get_async()``.
+"""
 
 from __future__ import annotations
 
@@ -39,3 +43,51 @@ def test_misuse_is_rejected_on_exactly_the_marked_lines() -> None:
         for m in re.finditer(r"check_errors\.py:(\d+): error: .*\[([\w-]+)\]$", output, re.M)
     }
     assert found == expected, output
+
+
+# ------------------------------------------------------------------ create_task() of a dual call
+
+
+_CREATE_TASK_SNIPPET = """\
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+from flask import Flask
+
+from flask_oauth1_async import OAuth
+
+app = Flask(__name__)
+oauth = OAuth(app)
+remote = oauth.register("demo", client_id="x")
+
+
+async def view() -> httpx.Response:
+    task = asyncio.create_task(remote.{method}("me"))
+    response: httpx.Response = await task
+    return response
+"""
+
+
+def _mypy_strict(tmp_path: Path, source: str) -> tuple[int, str]:
+    path = tmp_path / "snippet.py"
+    path.write_text(source)
+    output, status = _run(path)
+    return status, output
+
+
+def test_create_task_of_an_async_variant_type_checks(tmp_path: Path) -> None:
+    """Control for the next test: the snippet is clean apart from the call under test."""
+    status, output = _mypy_strict(tmp_path, _CREATE_TASK_SNIPPET.format(method="get_async"))
+    assert status == 0, output
+
+
+def test_create_task_of_a_dual_call_needs_the_async_variant_in_typed_code(tmp_path: Path) -> None:
+    """Documented limit (docs/sync-and-async.rst): at runtime create_task(get()) works (test_dual_mode.py), but
+    the dual methods are typed as "a response that can also be awaited", not as a coroutine, so a type
+    checker asks for get_async() there. Typing the dual form as a coroutine would make mypy flag every
+    un-awaited sync call such as ``oauth.x.post(...)`` used as a statement."""
+    status, output = _mypy_strict(tmp_path, _CREATE_TASK_SNIPPET.format(method="get"))
+    assert status == 1, output
+    assert "[arg-type]" in output, output

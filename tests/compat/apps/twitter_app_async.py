@@ -1,4 +1,4 @@
-"""The Twitter-style app of :mod:`tests.compat_app.twitter_app`, with ``async def`` views.
+"""The Twitter-style app of :mod:`tests.compat.apps.twitter_app`, with ``async def`` views.
 
 This is what the app looks like after its views were moved to ``async def``:
 the same Flask-OAuthlib calls, each one awaited. The token getter is an

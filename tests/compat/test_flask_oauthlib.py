@@ -33,7 +33,7 @@ from flask_oauth1_async.compat.flask_oauthlib import (
     OAuthRemoteApp,
     OAuthResponse,
 )
-from tests.compat_app import twitter_app, twitter_app_async
+from tests.compat.apps import twitter_app, twitter_app_async
 from tests.support.browser import Browser
 from tests.support.provider import (
     HMAC_CLIENT_ID,
@@ -928,8 +928,8 @@ def test_registry_api(provider: Provider, registries: list[OAuth]) -> None:
 def test_user_code_type_checks_in_sync_and_async_views() -> None:
     from mypy import api as mypy_api
 
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     stdout, stderr, status = mypy_api.run(
-        ["--strict", "--config-file", str(root / "pyproject.toml"), str(root / "tests/compat_app/typing_check.py")]
+        ["--strict", "--config-file", str(root / "pyproject.toml"), str(root / "tests/compat/apps/typing_check.py")]
     )
     assert status == 0, stdout + stderr

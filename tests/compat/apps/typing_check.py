@@ -1,4 +1,4 @@
-"""Checked by ``mypy --strict`` from ``tests/test_compat_flask_oauthlib.py``; never run.
+"""Checked by ``mypy --strict`` from ``tests/compat/test_flask_oauthlib.py``; never run.
 
 It shows that typed code written against the compat layer type-checks in
 both kinds of views: plain calls give an :class:`OAuthResponse` in sync views

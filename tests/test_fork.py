@@ -1,0 +1,198 @@
+"""Fork safety: a child forked while other threads held the library's locks can still make calls.
+
+Each test forks while the test thread holds one or more locks, as if other
+threads were inside them at fork time: a remote's lock, the background loop
+thread's lock, the app state's lock, the replay guard's lock. The child makes
+signed calls (blocking and awaited) or plays a whole login (in-process with the
+app's test client, since a forked child cannot use the parent's server
+threads), reports through a pipe and leaves with ``os._exit``; it never
+returns into pytest. A child that gets stuck is stopped by ``SIGALRM`` and, as
+a last resort, killed by the parent (by its pid). The parent's own clients
+keep working afterwards.
+
+The fresh clients and loop a child gets are checked in ``test_pooling.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import select
+import signal
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from flask import Flask, Response, jsonify, url_for
+
+from flask_oauth1_async import OAuth, _flow
+from flask_oauth1_async._transport import loop_thread
+from flask_oauth1_async.registry import EXTENSION_KEY
+from tests.conftest import Provider
+from tests.support.views import remote_state, with_query
+
+
+class ChildDeadlock(BaseException):
+    """Raised by SIGALRM in a stuck child (a BaseException, so that no Flask error handler turns it into a 500)."""
+
+
+def _run_in_child(
+    child: Callable[[], dict[str, Any]], hold: list[Any], *, child_limit: int = 10, limit: float = 20.0
+) -> dict[str, Any]:
+    """Fork while holding the locks in *hold*; run *child* in the child; return what it reported.
+
+    The child never returns into pytest: it reports through a pipe and leaves
+    with ``os._exit``. The parent kills it (by its pid) if it outlives *limit*.
+    """
+    read_fd, write_fd = os.pipe()
+    for lock in hold:
+        lock.acquire()
+    try:
+        with warnings.catch_warnings():
+            # Python 3.12+ warns that forking a process with threads may deadlock:
+            # that risk is exactly what is tested here.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pid = os.fork()
+        if pid == 0:  # pragma: no cover - runs in the child
+            code = 1
+            try:
+                os.close(read_fd)
+
+                def alarm(signum: int, frame: Any) -> None:
+                    raise ChildDeadlock(f"the child was stuck for {child_limit} s")
+
+                signal.signal(signal.SIGALRM, alarm)
+                signal.alarm(child_limit)
+                report = child()
+                signal.alarm(0)
+                os.write(write_fd, json.dumps(report).encode())
+                code = 0
+            except BaseException as exc:
+                os.write(write_fd, json.dumps({"error": repr(exc)}).encode())
+            finally:
+                os._exit(code)
+    finally:
+        for lock in reversed(hold):
+            lock.release()  # in the parent only: the child has left through os._exit
+
+    os.close(write_fd)
+    chunks: list[bytes] = []
+    deadline = time.monotonic() + limit
+    try:
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                os.kill(pid, signal.SIGKILL)
+                raise AssertionError("the forked child hung")
+            ready, _, _ = select.select([read_fd], [], [], remaining)
+            if ready:
+                chunk = os.read(read_fd, 65536)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+    finally:
+        os.close(read_fd)
+        os.waitpid(pid, 0)
+    raw = b"".join(chunks)
+    assert raw, "the forked child reported nothing"
+    return json.loads(raw)  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def fork_app(provider: Provider) -> Iterator[tuple[Flask, OAuth]]:
+    """A client app driven in-process (``test_client``): a forked child cannot use the parent's server threads."""
+    app = Flask("fork-app")
+    app.secret_key = "fork-secret"
+    oauth = OAuth(app)
+    oauth.register("demo", **provider.settings())
+    oauth.register("other", **provider.settings())
+
+    @app.route("/login")
+    def login() -> Any:
+        return oauth.demo.authorize_redirect(url_for("callback", _external=True))
+
+    @app.route("/callback")
+    def callback() -> Response:
+        return jsonify(user=oauth.demo.authorize_access_token()["screen_name"])
+
+    try:
+        yield app, oauth
+    finally:
+        oauth.close()
+
+
+def _login_in_process(app: Flask) -> str:
+    """Play a login against *app* (its test client) and the real provider; return the screen name."""
+    client = app.test_client()
+    start = client.get("/login")
+    assert start.status_code == 302, start.text
+    with httpx.Client(trust_env=False, timeout=10) as browser:
+        consent = browser.get(with_query(start.headers["Location"], user="alice"))
+    assert consent.status_code == 302, consent.text
+    parts = urlsplit(consent.headers["Location"])
+    done = client.get(f"{parts.path}?{parts.query}")
+    assert done.status_code == 200, done.text
+    return str(done.json["user"])  # type: ignore[index]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork() is POSIX only")
+def test_child_can_call_after_a_fork_taken_while_locks_were_held(
+    fork_app: tuple[Flask, OAuth], provider: Provider
+) -> None:
+    app, oauth = fork_app
+    alice = provider.token_for("alice")
+    with app.app_context():  # the parent has both clients and the loop thread
+        assert oauth.demo.get_sync("me", token=alice).json()["user"] == "alice"
+        assert asyncio.run(oauth.demo.get_async("me", token=alice)).json()["user"] == "alice"
+    state = remote_state(app)
+    assert state._sync is not None
+    assert state._async is not None
+
+    def child() -> dict[str, Any]:
+        with app.app_context():
+            sync_user = oauth.demo.get_sync("me", token=alice).json()["user"]
+            async_user = asyncio.run(oauth.demo.get_async("me", token=alice)).json()["user"]
+        return {"sync": sync_user, "async": async_user, "login": _login_in_process(app), "pid": os.getpid()}
+
+    # As if other threads were inside the remote's lock and starting the loop thread at fork time.
+    report = _run_in_child(child, [state._lock, loop_thread._lock])
+    assert report.get("error") is None, report
+    assert (report["sync"], report["async"], report["login"]) == ("alice", "alice", "alice")
+    assert report["pid"] != os.getpid()
+    assert provider.state.hits["/api/me"] == 4
+    assert provider.state.hits["/access_token"] == 1
+    with app.app_context():  # the parent's clients are untouched
+        assert oauth.demo.get_sync("me", token=alice).json()["user"] == "alice"
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork() is POSIX only")
+@pytest.mark.parametrize("which", ["app-state-lock", "replay-guard-lock"])
+def test_child_can_call_after_a_fork_taken_while_other_locks_were_held(
+    which: str, fork_app: tuple[Flask, OAuth], provider: Provider
+) -> None:
+    app, oauth = fork_app
+    alice = provider.token_for("alice")
+    with app.app_context():
+        assert oauth.demo.get_sync("me", token=alice).json()["user"] == "alice"
+
+    if which == "app-state-lock":
+        lock = app.extensions[EXTENSION_KEY].lock
+
+        def child() -> dict[str, Any]:
+            with app.app_context():  # first use of "other" in this app
+                return {"user": oauth.other.get_sync("me", token=alice).json()["user"]}
+
+    else:
+        lock = _flow._consumed._lock
+
+        def child() -> dict[str, Any]:
+            return {"user": _login_in_process(app)}
+
+    report = _run_in_child(child, [lock], child_limit=2)
+    assert report.get("error") is None, report
+    assert report["user"] == "alice"
