@@ -20,6 +20,7 @@ Quick start::
 """
 
 from ._dual import DualRedirect, DualResponse, DualToken, NeverAwaitedWarning, PendingCall
+from .config import CONFIG_KEYS
 from .errors import (
     AccessDeniedError,
     AccessTokenRefusedError,
@@ -37,11 +38,10 @@ from .errors import (
     RequestTimeoutError,
     TransportError,
 )
-from .config import CONFIG_KEYS
 from .registry import EXTENSION_KEY, OAuth
 from .remote import RemoteApp
-from .temporary_credentials import TemporaryCredentialCache
 from .signing import Signer
+from .temporary_credentials import TemporaryCredentialCache
 from .tokens import OAuth1Token, TokenLike
 
 __version__ = "0.1.0"

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import inspect
 from collections.abc import Awaitable, Callable, Generator
 from concurrent.futures import ThreadPoolExecutor
@@ -111,8 +112,7 @@ def run_sync(flow: Flow[T], client: httpx.Client) -> T:
                 elif isinstance(effect, Build):
                     value = client.build_request(effect.method, effect.url, **effect.kwargs)
                 elif effect.gate is not None:
-                    func, args = effect.func, effect.args
-                    value = effect.gate.run_sync(lambda: call_sync(func, args))
+                    value = effect.gate.run_sync(functools.partial(call_sync, effect.func, effect.args))
                 else:
                     value = call_sync(effect.func, effect.args)
             except Exception as exc:
@@ -145,8 +145,7 @@ async def run_async(
                 elif isinstance(effect, Build):
                     value = client.build_request(effect.method, effect.url, **effect.kwargs)
                 elif effect.gate is not None:
-                    func, args = effect.func, effect.args
-                    value = await effect.gate.run_async(lambda: call_async(func, args))
+                    value = await effect.gate.run_async(functools.partial(call_async, effect.func, effect.args))
                 else:
                     value = await call_async(effect.func, effect.args)
             except Exception as exc:
@@ -203,4 +202,3 @@ async def call_async(func: Callable[..., Any], args: tuple[Any, ...]) -> Any:
     if inspect.isawaitable(result):
         return await result
     return result
-

@@ -42,7 +42,15 @@ from .errors import ConfigurationError, TransportError
 
 T = TypeVar("T")
 
-__all__ = ["HTTP_CLIENT_OPTIONS", "ClientPool", "LoopThread", "default_ssl_context", "loop_thread", "track_for_exit", "track_for_fork"]
+__all__ = [
+    "HTTP_CLIENT_OPTIONS",
+    "ClientPool",
+    "LoopThread",
+    "default_ssl_context",
+    "loop_thread",
+    "track_for_exit",
+    "track_for_fork",
+]
 
 log = logging.getLogger("flask_oauth1_async")
 
@@ -327,19 +335,10 @@ class ClientPool:
         self._async_generation = 0
         self._in_flight = 0
         self._retired = False
-        self._check_hooks()
         track_for_exit(self)
 
     def __repr__(self) -> str:
         return f"<ClientPool {self.name!r}>"
-
-    def _check_hooks(self) -> None:
-        hooks = self._options.get("event_hooks") or {}
-        if any(iscoroutinefunction(h) for hs in hooks.values() for h in hs):
-            raise ConfigurationError(
-                f"client_kwargs['event_hooks'] of {self.name!r} has async hooks, which blocking calls cannot "
-                "run; put them in client_kwargs['async_event_hooks'] (used for awaited calls)"
-            )
 
     def _client_kwargs(self, kind: str) -> dict[str, Any]:
         kwargs = dict(self._options)
@@ -351,6 +350,11 @@ class ClientPool:
         hooks = kwargs.pop("event_hooks", None) or {}
         async_hooks = kwargs.pop("async_event_hooks", None)
         if kind == "sync":
+            if any(iscoroutinefunction(h) for hs in hooks.values() for h in hs):
+                raise ConfigurationError(
+                    f"client_kwargs['event_hooks'] of {self.name!r} has async hooks, which blocking calls cannot "
+                    "run; put them in client_kwargs['async_event_hooks'] (used for awaited calls)"
+                )
             if hooks:
                 kwargs["event_hooks"] = hooks
         elif async_hooks is not None:

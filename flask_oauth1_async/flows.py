@@ -165,8 +165,10 @@ def parse_token_response(
             data = dict(parse_qsl(text.strip(), keep_blank_values=True))
         except ValueError:
             data = {}
-    if not isinstance(data.get("oauth_token"), str) or not data["oauth_token"] or not isinstance(
-        data.get("oauth_token_secret"), str
+    if (
+        not isinstance(data.get("oauth_token"), str)
+        or not data["oauth_token"]
+        or not isinstance(data.get("oauth_token_secret"), str)
     ):
         excerpt = quote_body(text)
         raise InvalidTokenResponseError(

@@ -31,8 +31,7 @@ _Kw = Any
 
 def _outside_request(what: str) -> RuntimeError:
     return RuntimeError(
-        f"{what} needs the current request (its session and query): call it inside a view "
-        "(or a test_request_context)"
+        f"{what} needs the current request (its session and query): call it inside a view (or a test_request_context)"
     )
 
 

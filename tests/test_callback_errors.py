@@ -496,7 +496,7 @@ def test_percent_encoded_secrets_are_masked(
         result = browser.login_via(ca.url + PREFIX[mode] + "/login")
     assert result.response.status_code == 418, result.response.text
     (exc,) = ca.app.config["CAUGHT"]
-    expected_type = ProviderHTTPError if status else InvalidTokenResponseError
+    expected_type = AccessTokenRefusedError if status else InvalidTokenResponseError
     assert type(exc) is expected_type
     excerpt = exc.body_excerpt  # type: ignore[attr-defined]
     for shown in (str(exc), repr(exc), excerpt, str(exc.args), result.response.text):

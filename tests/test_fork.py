@@ -30,7 +30,7 @@ import httpx
 import pytest
 from flask import Flask, Response, jsonify, url_for
 
-from flask_oauth1_async import OAuth, _flow
+from flask_oauth1_async import OAuth
 from flask_oauth1_async._transport import loop_thread
 from flask_oauth1_async.registry import EXTENSION_KEY
 from tests.conftest import Provider
@@ -188,7 +188,7 @@ def test_child_can_call_after_a_fork_taken_while_other_locks_were_held(
                 return {"user": oauth.other.get_sync("me", token=alice).json()["user"]}
 
     else:
-        lock = _flow._consumed._lock
+        lock = app.extensions[EXTENSION_KEY].replay_guard._lock
 
         def child() -> dict[str, Any]:
             return {"user": _login_in_process(app)}

@@ -254,7 +254,7 @@ def test_resource_call(
     ],
 )
 def test_join_url(base: str | None, url: str, expected: str) -> None:
-    from flask_oauth1_async._flow import join_url
+    from flask_oauth1_async.flows import join_url
 
     assert join_url(base, url) == expected
 
@@ -262,7 +262,7 @@ def test_join_url(base: str | None, url: str, expected: str) -> None:
 @pytest.mark.parametrize(("base", "url"), [(None, "me"), ("https://api.x.com/1.1", "//evil.example/x")])
 def test_join_url_refuses_what_it_cannot_resolve_safely(base: str | None, url: str) -> None:
     from flask_oauth1_async import ConfigurationError
-    from flask_oauth1_async._flow import join_url
+    from flask_oauth1_async.flows import join_url
 
     with pytest.raises(ConfigurationError):
         join_url(base, url)

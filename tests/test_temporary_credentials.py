@@ -29,8 +29,8 @@ from cachelib import FileSystemCache, SimpleCache
 from flask import Flask, Response, jsonify, url_for
 from flask_caching import Cache
 
-from flask_oauth1_async import CallbackTokenError, OAuth, _flow
-from flask_oauth1_async._flow import MAX_PENDING_LOGINS, cache_key
+from flask_oauth1_async import CallbackTokenError, OAuth, temporary_credentials
+from flask_oauth1_async.temporary_credentials import MAX_PENDING_LOGINS, cache_key
 from tests.conftest import ClientApp, ClientAppFactory, Provider
 from tests.support.browser import Browser
 from tests.support.views import PREFIX, dance_routes, query_of, with_query
@@ -240,7 +240,7 @@ def _request_token_secret(provider: Provider, oauth_token: str) -> str:
 
 
 class FakeClock:
-    """Replaces the ``time`` module inside ``flask_oauth1_async._flow``.
+    """Replaces the ``time`` module inside ``flask_oauth1_async.temporary_credentials``.
 
     Starts at the real time rounded down to a whole second and advances by
     *step* seconds on every reading (and by :meth:`advance`).
@@ -265,7 +265,7 @@ class FakeClock:
 @pytest.fixture
 def fake_clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     clock = FakeClock()
-    monkeypatch.setattr(_flow, "time", SimpleNamespace(time=clock.time))
+    monkeypatch.setattr(temporary_credentials, "time", SimpleNamespace(time=clock.time))
     return clock
 
 
@@ -464,7 +464,7 @@ def test_abandoned_logins_only_the_newest_three_survive(
     # 20 logins within one second (a script, or a user hammering the button): the clock
     # advances 1 ms per reading, so "newest" is well defined but whole seconds tie.
     clock = FakeClock(step=0.001)
-    monkeypatch.setattr(_flow, "time", SimpleNamespace(time=clock.time))
+    monkeypatch.setattr(temporary_credentials, "time", SimpleNamespace(time=clock.time))
     ca = _serve(client_app, provider, storage)
     with Browser() as browser:
         authorize_urls = [_start_login(browser, ca.url + LOGIN_PATH[kind]) for _ in range(20)]
@@ -500,9 +500,10 @@ def test_session_mode_never_puts_the_secret_in_the_cookie_in_clear(
         decoded = _session(ca, browser)
 
         entry = decoded[SESSION_KEY][oauth_token]
-        assert isinstance(entry.get("s"), str), "an encrypted secret is stored"
-        assert entry["s"]
-        assert secret not in entry["s"]
+        assert isinstance(entry.get("sealed"), str), "an encrypted secret is stored"
+        assert entry["sealed"]
+        assert secret not in entry["sealed"]
+        assert set(entry) == {"sealed", "expires", "created"}  # no callback URL: it was never read
         assert secret not in raw_cookie
         assert secret not in json.dumps(decoded)
 
@@ -531,16 +532,16 @@ def test_cache_mode_keeps_the_secret_out_of_the_cookie(
         stored = storage.peek(ca.app, key)
         assert stored is not None
         record = json.loads(stored)
-        assert record["s"] == secret
-        assert record["r"] == ca.url + CALLBACK_PATH[kind]
+        assert record["secret"] == secret
+        assert set(record) == {"secret", "nonce", "expires"}  # no callback URL: it was never read
         # ...and the cookie only a nonce and an expiry: no secret, not even encrypted.
         raw_cookie = browser.cookies.get("session")
         assert raw_cookie is not None
         assert secret not in raw_cookie
         decoded = _session(ca, browser)
         assert secret not in json.dumps(decoded)
-        assert set(decoded[SESSION_KEY][oauth_token]) == {"n", "e", "c"}  # nonce, expiry, creation time
-        assert decoded[SESSION_KEY][oauth_token]["n"] == record["n"]
+        assert set(decoded[SESSION_KEY][oauth_token]) == {"nonce", "expires", "created"}
+        assert decoded[SESSION_KEY][oauth_token]["nonce"] == record["nonce"]
         assert oauth_token not in key, "cache keys do not expose the token"
 
         response = browser.get(_approve(browser, authorize_url))

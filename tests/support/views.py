@@ -23,7 +23,8 @@ from authlib.integrations.base_client import OAuthError
 from flask import Flask, Response, jsonify, request, url_for
 
 from flask_oauth1_async import OAuth
-from flask_oauth1_async.registry import EXTENSION_KEY, RemoteState
+from flask_oauth1_async._transport import ClientPool
+from flask_oauth1_async.registry import EXTENSION_KEY
 
 PREFIX = {"sync": "/s", "async": "/a"}
 
@@ -81,9 +82,9 @@ def dance_routes(app: Flask, oauth: OAuth) -> None:
         return jsonify(token=dict(token), before=before, current_is_result=oauth.demo.token is token)
 
 
-def remote_state(app: Flask, name: str = "demo") -> RemoteState:
-    """The current :class:`RemoteState` of remote *name* in *app* (an internal object)."""
-    return app.extensions[EXTENSION_KEY].remotes[name][1]  # type: ignore[no-any-return]
+def remote_state(app: Flask, name: str = "demo") -> ClientPool:
+    """The HTTP client pool of remote *name* in *app* (an internal object)."""
+    return app.extensions[EXTENSION_KEY].remotes[name][1].pool  # type: ignore[no-any-return]
 
 
 def with_query(url: str, **params: str) -> str:
