@@ -36,9 +36,7 @@ RSA_PRIVATE = _KEY.private_bytes(
     serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
 ).decode()
 RSA_PUBLIC = (
-    _KEY.public_key()
-    .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    .decode()
+    _KEY.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
 )
 
 
@@ -59,7 +57,11 @@ def test_dance_and_calls(
     is_rsa = method.startswith("RSA-")
     secret = new_key(30)
     client_key = state.add_consumer(RSA_PUBLIC if is_rsa else secret, rsa=is_rsa)
-    client_kwargs: dict[str, Any] = {"signature_method": method, "signature_type": placement, "verify": tls.client_context}
+    client_kwargs: dict[str, Any] = {
+        "signature_method": method,
+        "signature_type": placement,
+        "verify": tls.client_context,
+    }
     if is_rsa:
         client_kwargs["rsa_key"] = RSA_PRIVATE
     register = {
