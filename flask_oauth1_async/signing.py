@@ -1,20 +1,31 @@
 """RFC 5849 request signing.
 
 :class:`Signer` adds OAuth 1.0a protocol parameters and a signature to an
-:class:`httpx.Request`. The signature base string and the HMAC/PLAINTEXT
-signatures are computed here (they are the hot path of every API call);
-RSA-SHA1 is delegated to :mod:`authlib.oauth1`. The test suite checks, with
-hypothesis, that base strings and signatures are identical to those of
-``authlib.oauth1`` and ``oauthlib`` for the same inputs.
+:class:`httpx.Request`. Everything is computed here: the
+signature base string, HMAC-SHA1/-SHA256/-SHA512, PLAINTEXT, and
+RSA-SHA1/-SHA256/-SHA512 (RSASSA-PKCS1-v1_5 through :mod:`cryptography`).
+The test suite checks, with hypothesis, that base strings and signatures are
+identical to those of ``authlib.oauth1`` and ``oauthlib`` for the same inputs,
+pins them against published vectors, and runs them against independent
+servers (oauthlib, stock Authlib, npm ``oauth-sign``).
 
 Body handling follows RFC 5849 section 3.4.1.3: the parameters of a
 ``application/x-www-form-urlencoded`` body are signed; any other body (JSON,
 XML, binary, multipart) is sent untouched and left out of the base string.
+With ``body_hash`` on, such a body is covered by ``oauth_body_hash`` instead
+(see :class:`Signer`).
+
+What is sent is what is signed: the query string and a form body are
+re-written in the same RFC 3986 encoding the base string uses (a space is
+``%20``, never ``+``; only ``A-Z a-z 0-9 - . _ ~`` are left as they are),
+with repeated keys and their order kept. httpx writes spaces as ``+``, which
+is valid form encoding but is not read as a space by every server.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import hmac
 import os
 import re
@@ -25,6 +36,8 @@ from typing import Final
 from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 
 import httpx
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from .errors import ConfigurationError
 
@@ -41,11 +54,30 @@ __all__ = [
 
 HMAC_SHA1: Final = "HMAC-SHA1"
 HMAC_SHA256: Final = "HMAC-SHA256"
+HMAC_SHA512: Final = "HMAC-SHA512"
 RSA_SHA1: Final = "RSA-SHA1"
+RSA_SHA256: Final = "RSA-SHA256"
+RSA_SHA512: Final = "RSA-SHA512"
 PLAINTEXT: Final = "PLAINTEXT"
 
 #: Signature methods :class:`Signer` implements.
-SIGNATURE_METHODS: Final = (HMAC_SHA1, HMAC_SHA256, RSA_SHA1, PLAINTEXT)
+SIGNATURE_METHODS: Final = (HMAC_SHA1, HMAC_SHA256, HMAC_SHA512, RSA_SHA1, RSA_SHA256, RSA_SHA512, PLAINTEXT)
+_HMAC_DIGESTS: Final = {HMAC_SHA1: "sha1", HMAC_SHA256: "sha256", HMAC_SHA512: "sha512"}
+_RSA_HASHES: Final[dict[str, type[hashes.HashAlgorithm]]] = {
+    RSA_SHA1: hashes.SHA1,
+    RSA_SHA256: hashes.SHA256,
+    RSA_SHA512: hashes.SHA512,
+}
+# oauth_body_hash uses the hash of the signature method (SHA-1 for PLAINTEXT); see Signer.
+_BODY_HASH_DIGESTS: Final = {
+    HMAC_SHA1: "sha1",
+    RSA_SHA1: "sha1",
+    PLAINTEXT: "sha1",
+    HMAC_SHA256: "sha256",
+    RSA_SHA256: "sha256",
+    HMAC_SHA512: "sha512",
+    RSA_SHA512: "sha512",
+}
 #: Where the protocol parameters go: ``Authorization`` header, URL query or form body.
 SIGNATURE_TYPES: Final = ("header", "query", "body")
 
@@ -134,9 +166,40 @@ def _is_form(content_type: str | None) -> bool:
     return content_type is not None and content_type.split(";", 1)[0].strip().lower() == FORM_CONTENT_TYPE
 
 
-def _decode_form(data: bytes | str) -> list[tuple[str, str]]:
-    text = data.decode() if isinstance(data, bytes) else data
-    return parse_qsl(text, keep_blank_values=True)
+def _decode_pairs(text: str) -> tuple[list[tuple[str, str]], bool]:
+    """Decode a query or form body; the flag says whether it may be re-encoded.
+
+    A ``%XX`` sequence that is not UTF-8 is decoded with U+FFFD (as before) and
+    the flag is False: re-encoding would change the octets the server sees, so
+    such a string is sent as the caller wrote it.
+    """
+    try:
+        return parse_qsl(text, keep_blank_values=True, errors="strict"), True
+    except UnicodeDecodeError:
+        return parse_qsl(text, keep_blank_values=True), False
+
+
+def _load_rsa_key(rsa_key: str | bytes, method: str) -> rsa.RSAPrivateKey:
+    data = rsa_key.encode() if isinstance(rsa_key, str) else rsa_key
+    try:
+        key = serialization.load_pem_private_key(data, password=None)
+    except (ValueError, TypeError) as exc:  # not PEM, encrypted, or unsupported
+        raise ConfigurationError(
+            f"rsa_key for {method} must be an unencrypted PEM private key ({type(exc).__name__})"
+        ) from None
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise ConfigurationError(f"rsa_key for {method} must be an RSA private key, not {type(key).__name__}")
+    return key
+
+
+def _with_content(request: httpx.Request, content: bytes, content_type: str | None = None) -> httpx.Request:
+    """A copy of *request* with another body (and a Content-Length to match)."""
+    headers = httpx.Headers(request.headers)
+    headers.pop("content-length", None)
+    headers.pop("transfer-encoding", None)
+    if content_type is not None:
+        headers["Content-Type"] = content_type
+    return httpx.Request(request.method, request.url, headers=headers, content=content, extensions=request.extensions)
 
 
 def _with_authority(url: str, host: str | None) -> str:
@@ -156,9 +219,32 @@ class Signer:
 
     The consumer secret, token secrets and RSA key are kept in private
     attributes and never shown by :func:`repr`.
+
+    :param body_hash: add ``oauth_body_hash`` to every request whose body is
+        not form-encoded (OAuth Request Body Hash, draft-eaton-oauth-bodyhash;
+        used by LTI 1.1 outcomes and Mastercard). A request without a body is
+        hashed as the empty string, as the extension says. Form-encoded
+        requests never get one: the extension forbids it, their parameters are
+        signed already. :meth:`sign` can override it per call.
+
+    The body hash uses the hash function of the signature method: SHA-1 for
+    HMAC-SHA1, RSA-SHA1 (and PLAINTEXT, for which the extension names none),
+    SHA-256 for HMAC-SHA256 and RSA-SHA256, SHA-512 for the -SHA512 methods.
+    The extension ties the body hash algorithm to the signature method (it
+    defines the SHA-1 case); LTI 1.1 uses HMAC-SHA1 with a SHA-1 body hash,
+    and Mastercard's published signers use RSA-SHA256 with a SHA-256 body hash,
+    so both conventions are the same rule.
     """
 
-    __slots__ = ("_client_secret", "_rsa_key", "client_id", "realm", "signature_method", "signature_type")
+    __slots__ = (
+        "_client_secret",
+        "_rsa_key",
+        "body_hash",
+        "client_id",
+        "realm",
+        "signature_method",
+        "signature_type",
+    )
 
     def __init__(
         self,
@@ -169,6 +255,7 @@ class Signer:
         signature_type: str = "header",
         realm: str | None = None,
         rsa_key: str | bytes | None = None,
+        body_hash: bool = False,
     ) -> None:
         method = signature_method.upper()
         if method not in SIGNATURE_METHODS:
@@ -180,22 +267,27 @@ class Signer:
             raise ConfigurationError(
                 f"unsupported signature_type {signature_type!r}; use one of {', '.join(SIGNATURE_TYPES)}"
             )
-        if method == RSA_SHA1 and not rsa_key:
-            raise ConfigurationError(
-                "signature_method 'RSA-SHA1' needs an rsa_key (a PEM private key) in client_kwargs"
-            )
+        loaded_key: rsa.RSAPrivateKey | None = None
+        if method in _RSA_HASHES:
+            if not rsa_key:
+                raise ConfigurationError(
+                    f"signature_method {method!r} needs an rsa_key (a PEM private key) in client_kwargs"
+                )
+            loaded_key = _load_rsa_key(rsa_key, method)
         if realm is not None and not _realm_is_valid(realm):
             raise ConfigurationError("realm may only contain printable ASCII characters, without quotes or backslashes")
         #: The consumer key, sent as ``oauth_consumer_key``.
         self.client_id = client_id
         self._client_secret = client_secret or ""
-        #: ``HMAC-SHA1``, ``HMAC-SHA256``, ``RSA-SHA1`` or ``PLAINTEXT``.
+        #: One of :data:`SIGNATURE_METHODS`.
         self.signature_method = method
         #: ``header``, ``query`` or ``body``.
         self.signature_type = stype
         #: Optional ``realm`` for the ``Authorization`` header.
         self.realm = realm
-        self._rsa_key = rsa_key
+        #: Add ``oauth_body_hash`` to requests with a non-form body (see above).
+        self.body_hash = bool(body_hash)
+        self._rsa_key = loaded_key
 
     def __repr__(self) -> str:
         return (
@@ -212,7 +304,12 @@ class Signer:
         nonce: str | None = None,
         timestamp: str | None = None,
     ) -> list[tuple[str, str]]:
-        """Return the ``oauth_*`` parameters, without the signature, in wire order."""
+        """Return the ``oauth_*`` parameters, without the signature, in wire order.
+
+        ``token=None`` leaves ``oauth_token`` out (consumer-only, "two-legged"
+        signing); ``token=""`` sends it present and empty, which some
+        providers want for consumer-only calls.
+        """
         params = [
             ("oauth_nonce", nonce if nonce is not None else new_nonce()),
             ("oauth_timestamp", timestamp if timestamp is not None else str(int(time.time()))),
@@ -220,7 +317,7 @@ class Signer:
             ("oauth_signature_method", self.signature_method),
             ("oauth_consumer_key", self.client_id),
         ]
-        if token:
+        if token is not None:
             params.append(("oauth_token", token))
         if callback:
             params.append(("oauth_callback", callback))
@@ -232,16 +329,15 @@ class Signer:
         """Compute ``oauth_signature`` for *base_string* with the current method."""
         key = f"{escape(self._client_secret)}&{escape(token_secret or '')}"
         method = self.signature_method
-        if method == HMAC_SHA1:
-            return _hmac("sha1", base_string, key)
-        if method == HMAC_SHA256:
-            return _hmac("sha256", base_string, key)
+        digest = _HMAC_DIGESTS.get(method)
+        if digest is not None:
+            return _hmac(digest, base_string, key)
         if method == PLAINTEXT:
             return key
-        from authlib.oauth1.rfc5849.signature import rsa_sha1_signature
-
         assert self._rsa_key is not None
-        return rsa_sha1_signature(base_string, self._rsa_key)
+        # The base string is ASCII by construction (everything in it is percent-encoded).
+        raw = self._rsa_key.sign(base_string.encode("ascii"), padding.PKCS1v15(), _RSA_HASHES[method]())
+        return base64.b64encode(raw).decode("ascii")
 
     def sign(
         self,
@@ -253,12 +349,21 @@ class Signer:
         verifier: str | None = None,
         nonce: str | None = None,
         timestamp: str | None = None,
+        body_hash: bool | None = None,
     ) -> httpx.Request:
-        """Return *request* signed; it may be the same object, modified.
+        """Return *request* signed; it may be the same object, modified, or a new one.
 
         The request must have been built with its body already in memory (as
         ``httpx.Client.build_request`` does for ``data=``, ``json=`` and
         ``content=`` bytes). Streaming bodies are sent but never signed.
+
+        ``token=None`` signs without ``oauth_token`` (consumer-only);
+        ``token=""`` sends an empty ``oauth_token``. ``body_hash`` overrides
+        the signer's ``body_hash`` setting for this call.
+
+        The query string and a form body are re-encoded in RFC 3986 form (see
+        the module docstring), so the server decodes exactly the values that
+        were signed.
         """
         oauth = self.protocol_params(
             token=token, callback=callback, verifier=verifier, nonce=nonce, timestamp=timestamp
@@ -270,24 +375,44 @@ class Signer:
         host = request.headers.get("host")
         if host is not None and host != request.url.netloc.decode("ascii"):
             url = _with_authority(url, host)
+
         query = request.url.query.decode("ascii")
-        params = parse_qsl(query, keep_blank_values=True) if query else []
+        escaped: list[tuple[str, str]] = []
+        if query:
+            pairs, exact = _decode_pairs(query)
+            escaped = [(escape(k), escape(v)) for k, v in pairs]
+            if exact:
+                wire_query = "&".join([f"{k}={v}" for k, v in escaped])
+                if wire_query != query:
+                    query = wire_query
+                    request.url = request.url.copy_with(query=query.encode("ascii"))
 
         content_type = request.headers.get("content-type")
         is_form = _is_form(content_type)
         body: bytes = b""
-        if is_form or self.signature_type == "body":
+        hash_body = self.body_hash if body_hash is None else body_hash
+        if is_form or self.signature_type == "body" or hash_body:
             try:
                 body = request.content
             except httpx.RequestNotRead:
                 body = request.read()
-            if body and not is_form:
-                raise ConfigurationError(
-                    "signature_type 'body' needs a form-encoded body, but this request has "
-                    f"Content-Type {content_type!r}; use signature_type 'header' for it"
-                )
-            if body:
-                params.extend(_decode_form(body))
+        if is_form and body:
+            pairs, exact = _decode_pairs(body.decode())
+            escaped_body = [(escape(k), escape(v)) for k, v in pairs]
+            escaped.extend(escaped_body)
+            if exact:
+                wire_body = "&".join([f"{k}={v}" for k, v in escaped_body]).encode("ascii")
+                if wire_body != body:
+                    body = wire_body
+                    request = _with_content(request, body)
+        elif self.signature_type == "body" and body:
+            raise ConfigurationError(
+                "signature_type 'body' needs a form-encoded body, but this request has "
+                f"Content-Type {content_type!r}; use signature_type 'header' for it"
+            )
+        if hash_body and not is_form:
+            digest = hashlib.new(_BODY_HASH_DIGESTS[self.signature_method], body).digest()
+            oauth.append(("oauth_body_hash", base64.b64encode(digest).decode("ascii")))
 
         # Protocol parameter names never need escaping; values are escaped once
         # and reused for the base string and the Authorization header.
@@ -295,7 +420,6 @@ class Signer:
         if self.signature_method == PLAINTEXT:
             base = ""
         else:
-            escaped = [(escape(k), escape(v)) for k, v in params]
             escaped.extend(escaped_oauth)
             base_uri = _cached_base_uri(url.split("#", 1)[0].split("?", 1)[0])
             base = _base_string(request.method, base_uri, escaped)
@@ -310,19 +434,8 @@ class Signer:
             return request
         encoded = "&".join([f"{k}={v}" for k, v in escaped_oauth])
         if self.signature_type == "query":
-            extra = encoded
-            request.url = request.url.copy_with(query=(f"{query}&{extra}" if query else extra).encode("ascii"))
+            request.url = request.url.copy_with(query=(f"{query}&{encoded}" if query else encoded).encode("ascii"))
             return request
         text = body.decode()
         new_body = f"{text}&{encoded}" if text else encoded
-        headers = httpx.Headers(request.headers)
-        headers.pop("content-length", None)
-        headers.pop("transfer-encoding", None)
-        headers["Content-Type"] = FORM_CONTENT_TYPE
-        return httpx.Request(
-            request.method,
-            request.url,
-            headers=headers,
-            content=new_body.encode(),
-            extensions=request.extensions,
-        )
+        return _with_content(request, new_body.encode(), FORM_CONTENT_TYPE)
