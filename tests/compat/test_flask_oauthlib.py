@@ -749,7 +749,8 @@ def test_form_bodies_are_signed_for_every_method(api: tuple[Flask, OAuthRemoteAp
     resp = in_request(app, mode, lambda: getattr(remote, method)("echo", data=data))
     assert resp.status == 200, resp.raw_data
     assert resp.data["method"] == method.upper()
-    assert resp.data["raw"] == "status=a+b%26c%3Dd&tags=x&tags=y"
+    # Sent in RFC 3986 form (a space is %20, never "+"), exactly as signed.
+    assert resp.data["raw"] == "status=a%20b%26c%3Dd&tags=x&tags=y"
     assert resp.data["content_type"] == "application/x-www-form-urlencoded"
 
 
