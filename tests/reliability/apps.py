@@ -1,0 +1,83 @@
+"""WSGI app factories that the reliability tests serve with gunicorn (in other processes).
+
+Configuration comes from environment variables, because gunicorn imports
+these in its own processes:
+
+``RELIAB_PROVIDER_URL``  base URL of the test provider (tests.support.provider)
+``RELIAB_REDIS_URL``     the shared Redis
+``RELIAB_CACHE``         ``flask-caching`` (Flask-Caching's RedisCache) or ``redis`` (a redis-py client)
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from flask import Flask, jsonify, request, url_for
+
+from flask_oauth1_async import OAuth
+from tests.support.provider import HMAC_CLIENT_ID, HMAC_CLIENT_SECRET
+
+SHARED_SECRET_KEY = "reliability-shared-secret-key"
+
+
+def create_pid_app() -> Flask:
+    """A tiny app that says which worker process answered (``/pid?sleep=SECONDS``)."""
+    app = Flask("pid-app")
+
+    @app.route("/")
+    def index() -> Any:
+        return "ok"
+
+    @app.route("/pid")
+    def pid() -> Any:
+        time.sleep(min(float(request.args.get("sleep", "0")), 2.0))
+        return jsonify(pid=os.getpid())
+
+    return app
+
+
+def _cache(kind: str, url: str) -> Any:
+    if kind == "redis":
+        import redis
+
+        return redis.Redis.from_url(url)
+    from flask_caching import Cache
+
+    return Cache(config={"CACHE_TYPE": "RedisCache", "CACHE_REDIS_URL": url, "CACHE_KEY_PREFIX": "reliab:"})
+
+
+def create_shared_cache_app() -> Flask:
+    """A quickstart-style client app whose temporary credentials live in a shared Redis."""
+    provider = os.environ["RELIAB_PROVIDER_URL"]
+    app = Flask("shared-cache-app")
+    app.secret_key = SHARED_SECRET_KEY
+    cache = _cache(os.environ.get("RELIAB_CACHE", "flask-caching"), os.environ["RELIAB_REDIS_URL"])
+    if hasattr(cache, "init_app"):
+        cache.init_app(app)
+    oauth = OAuth(app, cache=cache)
+    oauth.register(
+        "demo",
+        client_id=HMAC_CLIENT_ID,
+        client_secret=HMAC_CLIENT_SECRET,
+        request_token_url=provider + "/request_token",
+        access_token_url=provider + "/access_token",
+        authorize_url=provider + "/authorize",
+        api_base_url=provider + "/api/",
+    )
+
+    @app.route("/")
+    def index() -> Any:
+        return jsonify(pid=os.getpid())
+
+    @app.route("/login")
+    def login() -> Any:
+        return oauth.demo.authorize_redirect(url_for("callback", _external=True))
+
+    @app.route("/callback")
+    def callback() -> Any:
+        token = oauth.demo.authorize_access_token()
+        return jsonify(screen_name=token["screen_name"], pid=os.getpid())
+
+    return app
