@@ -134,6 +134,8 @@ class FaultServer:
 
     default: Fault = field(default_factory=Fault.ok)
     name: str = "faults"
+    #: 0 picks a free port; a fixed one lets a "refused" URL come alive later.
+    port: int = 0
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -145,7 +147,6 @@ class FaultServer:
         self._stopping = threading.Event()
         self._listener: socket.socket | None = None
         self._accept_thread: threading.Thread | None = None
-        self.port = 0
 
     # -- scripting ------------------------------------------------------------------
 
@@ -188,7 +189,7 @@ class FaultServer:
     def start(self) -> FaultServer:
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", 0))
+        listener.bind(("127.0.0.1", self.port))
         listener.listen(128)
         listener.settimeout(0.1)
         self.port = listener.getsockname()[1]
