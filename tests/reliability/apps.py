@@ -81,3 +81,48 @@ def create_shared_cache_app() -> Flask:
         return jsonify(screen_name=token["screen_name"], pid=os.getpid())
 
     return app
+
+
+def create_preloaded_resource_app() -> Flask:
+    """A client app that uses its pools in the gunicorn master (``--preload``), before the fork.
+
+    ``RELIAB_TOKEN`` / ``RELIAB_TOKEN_SECRET`` are an access token issued by
+    the provider. The factory makes one blocking and one awaited call at
+    import time, so the pooled clients (and the library's loop thread) exist
+    in the master; the workers then call through ``/me`` (``def`` view) and
+    ``/ame`` (``async def`` view).
+    """
+    provider = os.environ["RELIAB_PROVIDER_URL"]
+    token = {"oauth_token": os.environ["RELIAB_TOKEN"], "oauth_token_secret": os.environ["RELIAB_TOKEN_SECRET"]}
+    app = Flask("preloaded-app")
+    app.secret_key = SHARED_SECRET_KEY
+    oauth = OAuth(app)
+    oauth.register(
+        "demo",
+        client_id=HMAC_CLIENT_ID,
+        client_secret=HMAC_CLIENT_SECRET,
+        request_token_url=provider + "/request_token",
+        access_token_url=provider + "/access_token",
+        authorize_url=provider + "/authorize",
+        api_base_url=provider + "/api/",
+        client_kwargs={"timeout": 5},
+    )
+
+    @app.route("/")
+    def index() -> Any:
+        return jsonify(pid=os.getpid())
+
+    @app.route("/me")
+    def me() -> Any:
+        return jsonify(user=oauth.demo.get("me", token=token).json()["user"], pid=os.getpid())
+
+    @app.route("/ame")
+    async def ame() -> Any:
+        resp = await oauth.demo.get("me", token=token)
+        return jsonify(user=resp.json()["user"], pid=os.getpid())
+
+    with app.test_request_context("/"):
+        assert oauth.demo.get_sync("me", token=token).status_code == 200
+    with app.test_client() as client:
+        assert client.get("/ame").status_code == 200
+    return app
