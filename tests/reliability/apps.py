@@ -10,6 +10,7 @@ these in its own processes:
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from typing import Any
@@ -125,4 +126,58 @@ def create_preloaded_resource_app() -> Flask:
         assert oauth.demo.get_sync("me", token=token).status_code == 200
     with app.test_client() as client:
         assert client.get("/ame").status_code == 200
+    return app
+
+
+_KILL_LOOP = {"armed": False}
+
+
+async def _kill_loop_hook(request: Any) -> None:
+    """An async event hook (it runs on the library's loop): when armed, stop that loop.
+
+    The library's loop thread then leaves ``run_forever`` and closes the loop
+    while this request is still in flight: a dying loop, produced through the
+    public API (``client_kwargs["async_event_hooks"]``).
+    """
+    if _KILL_LOOP["armed"]:
+        _KILL_LOOP["armed"] = False
+        asyncio.get_running_loop().stop()
+
+
+def create_loop_killer_app() -> Flask:
+    """A client app whose ``/ame?kill=1`` kills the library's background loop during the call."""
+    from flask_oauth1_async import OAuth1Error
+
+    provider = os.environ["RELIAB_PROVIDER_URL"]
+    token = {"oauth_token": os.environ["RELIAB_TOKEN"], "oauth_token_secret": os.environ["RELIAB_TOKEN_SECRET"]}
+    app = Flask("loop-killer-app")
+    oauth = OAuth(app)
+    oauth.register(
+        "demo",
+        client_id=HMAC_CLIENT_ID,
+        client_secret=HMAC_CLIENT_SECRET,
+        request_token_url=provider + "/request_token",
+        access_token_url=provider + "/access_token",
+        authorize_url=provider + "/authorize",
+        api_base_url=provider + "/api/",
+        client_kwargs={"timeout": 1.0, "async_event_hooks": {"request": [_kill_loop_hook]}},
+    )
+
+    @app.route("/")
+    def index() -> Any:
+        return jsonify(pid=os.getpid())
+
+    @app.route("/me")
+    def me() -> Any:
+        return jsonify(user=oauth.demo.get("me", token=token).json()["user"])
+
+    @app.route("/ame")
+    async def ame() -> Any:
+        _KILL_LOOP["armed"] = bool(request.args.get("kill"))
+        try:
+            resp = await oauth.demo.get("me", token=token)
+        except OAuth1Error as exc:
+            return jsonify(error=type(exc).__name__), 503
+        return jsonify(user=resp.json()["user"])
+
     return app
