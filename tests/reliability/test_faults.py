@@ -4,7 +4,7 @@ The "provider" here is :class:`tests.support.faults.FaultServer`, a raw-socket
 HTTP server on 127.0.0.1 scripted per path. The client app is a Flask app with
 ``OAuth(app)`` and one ``register("demo", ...)`` whose endpoints point at it,
 driven through Flask's test client (the app's own outgoing calls are real
-HTTP). Client timeout: 0.5 s.
+HTTP). Client read timeout: 0.5 s (connect: 5 s).
 
 For each fault x endpoint (request token, access token, resource call) x view
 kind the test checks:
@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+import httpx
 import pytest
 from flask import Flask, Response, jsonify, request
 
@@ -165,7 +166,9 @@ def _build_app(urls: dict[str, str]) -> tuple[Flask, OAuth, list[BaseException]]
         access_token_url=urls["access_token"] + "/access_token",
         authorize_url=urls["request_token"] + "/authorize",
         api_base_url=urls["resource"] + "/api/",
-        client_kwargs={"timeout": TIMEOUT},
+        # Short read timeout (the "hang" fault); connecting over loopback gets more room,
+        # so a busy shared machine cannot turn a slow connect into a false failure.
+        client_kwargs={"timeout": httpx.Timeout(TIMEOUT, connect=5.0)},
     )
     caught: list[BaseException] = []
     token = {"oauth_token": "at-1", "oauth_token_secret": ACCESS_SECRET}
