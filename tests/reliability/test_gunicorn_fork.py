@@ -1,0 +1,68 @@
+"""The library after ``fork``: real gunicorn workers (sync and gthread) of a ``--preload`` app.
+
+The app (:func:`tests.reliability.apps.create_preloaded_resource_app`) makes a
+blocking and an awaited call in the gunicorn master, so its pooled clients and
+loop thread exist before the workers are forked. Every worker must still make
+signed calls from ``def`` and ``async def`` views (fresh pools in the child,
+no hang on a parent's loop), and the answers must come from two different
+worker processes.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.support.gunicorn_server import GunicornServer
+from tests.support.provider import ProviderState, create_provider
+from tests.support.servers import ServerThread
+
+APP = "tests.reliability.apps:create_preloaded_resource_app()"
+
+
+@pytest.fixture(scope="module")
+def provider_server() -> Iterator[tuple[ServerThread, ProviderState]]:
+    app, state = create_provider()
+    with ServerThread(app, name="fork-provider") as server:
+        yield server, state
+
+
+@pytest.mark.parametrize("worker_class", ["sync", "gthread"])
+def test_preloaded_app_calls_from_every_forked_worker(
+    worker_class: str, provider_server: tuple[ServerThread, ProviderState]
+) -> None:
+    server, state = provider_server
+    token = state.issue_access_token("forky")
+    env = {
+        "RELIAB_PROVIDER_URL": server.url,
+        "RELIAB_TOKEN": token.oauth_token,
+        "RELIAB_TOKEN_SECRET": token.oauth_token_secret,
+    }
+    with GunicornServer(APP, worker_class=worker_class, preload=True, env=env) as app:
+        answers: list[tuple[str, int, dict[str, object]]] = []
+        lock = threading.Lock()
+
+        def call(path: str) -> None:
+            with httpx.Client(trust_env=False, timeout=10) as client:
+                response = client.get(app.url + path)
+            with lock:
+                answers.append((path, response.status_code, response.json() if response.status_code == 200 else {}))
+
+        for _ in range(10):  # bounded: until both workers answered both views
+            threads = [threading.Thread(target=call, args=(p,)) for p in ("/me", "/ame", "/me", "/ame")]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(20)
+            pids = {(path, body.get("pid")) for path, _, body in answers}
+            if all(len({pid for p, pid in pids if p == path}) == 2 for path in ("/me", "/ame")):
+                break
+        assert all(status == 200 for _, status, _ in answers), answers
+        assert all(body["user"] == "forky" for _, _, body in answers), answers
+        workers = set(app.worker_pids)
+        assert len(workers) == 2
+        for path in ("/me", "/ame"):
+            assert {body["pid"] for p, _, body in answers if p == path} == workers, (path, answers)
