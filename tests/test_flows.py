@@ -381,7 +381,7 @@ def test_call_resource_fetches_through_the_slot_once() -> None:
         return _call(slot=slots[-1], fetch=fetch_token)()
 
     _, script = both(make, lambda: [httpx.Response(200)])
-    assert script.seen[1] == "Invoke:fetch_token"
+    assert script.seen[0] == "Invoke:fetch_token"  # the token is found first, then the request is built
     assert calls == ["demo", "demo"]  # once per driver
     # A second call with the same slot does not fetch again...
     _drivers.run_sync(_call(slot=slots[0], fetch=fetch_token)(), SyncClient(Script([httpx.Response(200)])))  # type: ignore[arg-type]
