@@ -71,7 +71,9 @@ def resolve_settings(
     *overwrite*, a non-empty config value replaces the keyword, and
     dict-valued settings are merged with the config's entries on top.
     """
-    settings = dict(registered)
+    # Dict values are copied: the result may be handed out or changed
+    # without touching what was registered.
+    settings = {k: dict(v) if isinstance(v, Mapping) else v for k, v in registered.items()}
     prefix = name.upper() + "_"
     for key in CONFIG_KEYS:
         value = config.get(prefix + key.upper())

@@ -113,6 +113,10 @@ class OAuth:
             self.cache = cache
         if fetch_token is not None:
             self.fetch_token = fetch_token
+        if self._app is None:
+            # Settings read outside an app context come from this app (one app,
+            # the common case; with several, use an app context).
+            self._app = app
         state = AppState(self, self.cache, self.fetch_token)
         app.extensions[EXTENSION_KEY] = state
         self._app_states.add(state)

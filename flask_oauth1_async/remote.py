@@ -9,6 +9,7 @@ response. Each call exists in a dual, a ``_sync`` and an ``_async`` form.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any, cast
 from urllib.parse import urljoin
 
@@ -80,7 +81,8 @@ class RemoteApp:
         return self._registry._binding(self.name)
 
     def _setting(self, key: str) -> Any:
-        return self._registry._settings_preview(self.name).get(key)
+        value = self._registry._settings_preview(self.name).get(key)
+        return MappingProxyType(dict(value)) if isinstance(value, Mapping) else value
 
     # -- settings (read-only; resolved for the current app when there is one) --
 
