@@ -58,15 +58,33 @@ Parameters of :meth:`OAuth.remote_app`
 ``encoding`` (default ``"utf-8"``)
     Encoding of string request bodies.
 ``rsa_key``, ``signature_method``
-    RSA-SHA1 signing (or any method the core supports: ``HMAC-SHA1``,
-    ``HMAC-SHA256``, ``RSA-SHA1``, ``PLAINTEXT``); these win over the same
-    keys in ``request_token_params``.
+    Every method oauthlib has: ``HMAC-SHA1`` (the default), ``HMAC-SHA256``,
+    ``HMAC-SHA512``, ``RSA-SHA1``, ``RSA-SHA256``, ``RSA-SHA512`` and
+    ``PLAINTEXT``, as strings or as oauthlib's ``SIGNATURE_*`` constants
+    (which are those strings). The ``RSA-*`` methods need ``rsa_key`` (a PEM
+    private key) instead of a consumer secret. These win over the same keys
+    in ``request_token_params``. An unknown method raises
+    :class:`~flask_oauth1_async.ConfigurationError` at ``remote_app()``.
 ``app_key``
     Read every setting that was not passed as a keyword from the Flask
     config, either as a dict (``app.config["TWITTER"] = {"consumer_key": ...}``)
     or as flat keys (``TWITTER_CONSUMER_KEY``, ``TWITTER_BASE_URL``...). The
     config is read from the app in use the first time the remote is used in
     it, so application factories and several apps per registry work.
+
+Settings passed as keywords can be read (``remote.base_url``,
+``remote.expand_url(...)``...) before :meth:`OAuth.init_app` and outside any
+app context; only a setting that must come from the ``app_key`` config needs
+an app (the current one, or else the last one given to ``init_app``).
+
+oauthlib is optional. Flask-OAuthlib imported ``oauthlib.oauth1``, and apps
+relied on it (``import oauthlib`` then ``oauthlib.oauth1.SIGNATURE_RSA``), so
+this module imports ``oauthlib.oauth1`` when oauthlib is installed
+(``pip install flask_oauth1_async[flask_oauthlib]``); :data:`HAVE_OAUTHLIB`
+says whether it is. Nothing here uses oauthlib.
+
+Flask-OAuthlib's helpers :func:`parse_response` and
+:func:`encode_request_data` are provided with their old signatures.
 
 Two keywords are additions that Flask-OAuthlib did not have:
 ``client_kwargs`` (httpx client options such as ``timeout``, passed to the
@@ -98,6 +116,10 @@ Behaviour that changed on purpose
   :class:`flask_oauth1_async.ConfigurationError`.
 * ``access_token_params`` are sent to the access-token endpoint
   (Flask-OAuthlib ignored them for OAuth 1).
+* A request token that the provider hands out a second time is refused at
+  the second callback within one Flask app (the core's replay guard, kept
+  per app and registry). Test mocks that always issue the same token should
+  issue a new one per login, or use a new app per test.
 
 Not supported, and what to use instead
 --------------------------------------
@@ -115,8 +137,6 @@ Not supported, and what to use instead
 * ``authorized_response(args=...)`` with values other than the callback's
   query string: the core reads ``oauth_token`` and ``oauth_verifier`` from
   the query, which is where OAuth 1 providers put them.
-* ``signature_method`` ``HMAC-SHA512``, ``RSA-SHA256``, ``RSA-SHA512``
-  (oauthlib 3 only): use ``HMAC-SHA256`` or ``RSA-SHA1``.
 * The ``state`` argument of ``authorize()`` is accepted and ignored, as
   Flask-OAuthlib did for OAuth 1.
 """
@@ -167,6 +187,7 @@ else:
     HAVE_OAUTHLIB = True
 
 __all__ = [
+    "HAVE_OAUTHLIB",
     "DualOAuthResponse",
     "OAuth",
     "OAuthException",
