@@ -128,11 +128,6 @@ def test_init_app_later_application_factory() -> None:
         oauth.init_app(app)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core gap: init_app() does not remember the app, so outside an app context the config of an app "
-    "given to init_app() is not found (Authlib's test_init_app_later reads it there); OAuth(app) does",
-)
 def test_init_app_later_reads_the_config_outside_an_app_context() -> None:
     oauth = OAuth()
     oauth.register("dev")

@@ -572,10 +572,8 @@ def test_re_registering_replaces_settings(kind: str, provider: Provider, client_
 
 
 def test_registry_outside_app_context_raises_with_hint(provider: Provider) -> None:
-    oauth = OAuth()  # factory style: no default app to fall back to
+    oauth = OAuth()  # factory style, and no app initialised yet: nothing to fall back to
     oauth.register("demo", **provider.settings())
-    app = _new_app()
-    oauth.init_app(app)
     token = provider.token_for("alice")
     try:
         with pytest.raises(RuntimeError, match=r"app_context\(\)") as info:
@@ -589,6 +587,10 @@ def test_registry_outside_app_context_raises_with_hint(provider: Provider) -> No
             oauth.demo.authorize_redirect_sync("http://127.0.0.1/cb")
         assert provider.state.hits["/api/me"] == 0
 
+        # As in Authlib, init_app() makes that app the one used outside a context.
+        app = _new_app()
+        oauth.init_app(app)
+        assert oauth.demo.get_sync("me", token=token).json()["user"] == "alice"
         with app.app_context():
             assert oauth.demo.get_sync("me", token=token).json()["user"] == "alice"
         other = _new_app("not-initialised")

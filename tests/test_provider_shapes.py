@@ -171,7 +171,7 @@ def create_shapes_provider() -> tuple[Flask, ShapesState]:
 
     @app.get("/limited")
     def limited() -> Response:
-        ok, fields = verified()
+        ok, _ = verified()
         if not ok:
             return Response("oauth_problem=signature_invalid", status=401)
         if state.limited_left > 0:
