@@ -52,7 +52,7 @@ class RedisCache:
         if self.is_async:  # the protocol methods become coroutines
             self.get = self._aget  # type: ignore[method-assign]
             self.set = self._aset  # type: ignore[method-assign]
-            self.delete = self._adelete  # type: ignore[method-assign]
+            self.delete = self._adelete  # type: ignore[method-assign,assignment]
             self.pop = self._apop  # type: ignore[method-assign]
 
     def __repr__(self) -> str:

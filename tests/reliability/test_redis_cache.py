@@ -85,11 +85,11 @@ def test_pop_races_have_one_winner(kind: str, redis_server: RedisServer) -> None
         barrier = threading.Barrier(4)
         got: list[Any] = []
 
-        def claim(key: str = f"r{round_}") -> None:
+        def claim(key: str, barrier: threading.Barrier = barrier, got: list[Any] = got) -> None:
             barrier.wait()
             got.append(call_sync(cache.pop, (key,)))
 
-        threads = [threading.Thread(target=claim) for _ in range(4)]
+        threads = [threading.Thread(target=claim, args=(f"r{round_}",)) for _ in range(4)]
         for t in threads:
             t.start()
         for t in threads:
