@@ -791,10 +791,13 @@ def _oauth_params() -> dict[str, str]:
             found.update(dict(parse_authorization_header(header)))
         except (ValueError, TypeError):
             found["oauth_signature"] = "?"
-    for source in (request.args, request.form if request.mimetype == "application/x-www-form-urlencoded" else {}):
-        for key, value in source.items():
-            if key.startswith("oauth_"):
-                found.setdefault(key, value)
+    pairs = list(request.args.items(multi=True))
+    if request.mimetype == "application/x-www-form-urlencoded":
+        # Parse the body from the cached bytes: touching request.form would consume it.
+        pairs += parse_qsl(request.get_data(as_text=True), keep_blank_values=True)
+    for key, value in pairs:
+        if key.startswith("oauth_"):
+            found.setdefault(key, value)
     found.pop("realm", None)
     return found
 
