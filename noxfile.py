@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 import shutil
 import subprocess
 import tarfile
@@ -170,27 +171,53 @@ def _check_wheel(session: nox.Session, wheel: Path) -> None:
     session.log(f"{wheel.name}: {len(package)} package files, py.typed and LICENSE present, no tests")
 
 
+def _lowest_backend() -> str:
+    """``flit_core==X`` for the lower bound declared in ``[build-system] requires``."""
+    (requirement,) = PYPROJECT["build-system"]["requires"]
+    match = re.fullmatch(r"flit_core\s*>=\s*([\d.]+)\s*,\s*<\s*[\d.]+", requirement)
+    if match is None:
+        raise ValueError(f"unexpected build requirement {requirement!r}: update noxfile.build")
+    return f"flit_core=={match.group(1)}"
+
+
+def _unpack(sdist: Path, into: str) -> Path:
+    with tarfile.open(sdist) as tar:
+        if hasattr(tarfile, "data_filter"):
+            tar.extractall(into, filter="data")
+        else:  # Pythons before the extraction filters; the archive was built here
+            tar.extractall(into)  # noqa: S202
+    (unpacked,) = Path(into).iterdir()
+    return unpacked
+
+
 @nox.session(python=DEFAULT_PYTHON)
 def build(session: nox.Session) -> None:
-    """Build the sdist and the wheel (python -m build), run twine check --strict, check their contents.
+    """Build the sdist and the wheel, run twine check --strict, check their contents.
 
-    The sdist is then unpacked and ``nox --list`` is run inside it, to show that its
-    noxfile loads there. The archives are left in ``dist/``.
+    ``python -m build`` runs twice: with the lowest flit_core that pyproject.toml
+    declares (pinned through PIP_CONSTRAINT) and with the newest one allowed. The
+    sdist is then unpacked and ``nox --list`` runs inside it, to show that its
+    noxfile loads there. The newest build is left in ``dist/``.
     """
     session.install("build", "twine", "nox")
     out = Path("dist")
-    shutil.rmtree(out, ignore_errors=True)
-    session.run("python", "-m", "build", "--outdir", str(out), ".")
-    sdists, wheels = sorted(out.glob("*.tar.gz")), sorted(out.glob("*.whl"))
-    if len(sdists) != 1 or len(wheels) != 1:
-        session.error(f"expected one sdist and one wheel in {out}/, found {sdists + wheels}")
-    session.run("twine", "check", "--strict", str(sdists[0]), str(wheels[0]))
-    _check_sdist(session, sdists[0])
-    _check_wheel(session, wheels[0])
     with tempfile.TemporaryDirectory() as tmp:
-        with tarfile.open(sdists[0]) as tar:
-            tar.extractall(tmp, filter="data") if hasattr(tarfile, "data_filter") else tar.extractall(tmp)  # noqa: S202
-        (unpacked,) = Path(tmp).iterdir()
+        constraints = Path(tmp) / "constraints.txt"
+        constraints.write_text(_lowest_backend() + "\n")
+        for label, outdir, env in [
+            (f"lowest backend ({_lowest_backend()})", Path(tmp) / "lowest", {"PIP_CONSTRAINT": str(constraints)}),
+            ("newest backend", out, {}),
+        ]:
+            session.log(f"building with the {label}")
+            shutil.rmtree(outdir, ignore_errors=True)
+            session.run("python", "-m", "build", "--outdir", str(outdir), ".", env=env)
+            sdists, wheels = sorted(outdir.glob("*.tar.gz")), sorted(outdir.glob("*.whl"))
+            if len(sdists) != 1 or len(wheels) != 1:
+                session.error(f"expected one sdist and one wheel in {outdir}/, found {sdists + wheels}")
+            session.run("twine", "check", "--strict", str(sdists[0]), str(wheels[0]))
+            _check_sdist(session, sdists[0])
+            _check_wheel(session, wheels[0])
+        unpacked = _unpack(sorted(out.glob("*.tar.gz"))[0], str(Path(tmp) / "unpacked"))
         session.run("nox", "--list", "--noxfile", str(unpacked / "noxfile.py"), silent=True)
     session.log("the sdist's noxfile loads from the unpacked sdist")
 

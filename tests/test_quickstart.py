@@ -78,7 +78,8 @@ def _load_module(name: str, source: str, filename: str) -> types.ModuleType:
 
 def _load_demo_provider() -> types.ModuleType:
     spec = importlib.util.spec_from_file_location("quickstart_demo_provider", ROOT / "examples" / "demo_provider.py")
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     try:
@@ -125,7 +126,8 @@ def _consent(browser: Browser, app_url: str, login_path: str, user: str) -> http
         data={"oauth_token": oauth_token, "username": user, "action": "approve"},
     )
     # provider consent -> app callback -> app home page
-    assert [urlsplit(u).path for u in back.visited] == ["/oauth/authorize", login_path.replace("login", "authorize"), "/"]
+    callback_path = login_path.replace("login", "authorize")
+    assert [urlsplit(u).path for u in back.visited] == ["/oauth/authorize", callback_path, "/"]
     return back.response
 
 
