@@ -123,7 +123,15 @@ def docs(session: nox.Session) -> None:
 
 
 #: What the default sessions read from the source tree: an unpacked sdist must have all of it.
-SDIST_NEEDS_FILES = ["pyproject.toml", "noxfile.py", "README.md", "LICENSE", "CHANGES.rst", "docs/requirements.txt"]
+SDIST_NEEDS_FILES = [
+    "pyproject.toml",
+    "noxfile.py",
+    "README.md",
+    "LICENSE",
+    "CHANGES.rst",
+    "docs/requirements.txt",
+    ".ci/run",
+]
 SDIST_NEEDS_DIRS = ["flask_oauth1_async", "tests", "e2e", "docs", "examples", "stubs", "benchmarks"]
 _NOT_SHIPPED = ("__pycache__", ".pyc", "docs/_build/", "e2e-screenshots/", "examples/instance/")
 

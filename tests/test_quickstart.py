@@ -243,3 +243,37 @@ def test_readme_example_runs(demo_provider: ServerThread, monkeypatch: pytest.Mo
             assert back.response.json()["profile"]["screen_name"] == "readme_user"
         finally:
             module.oauth.close()
+
+
+# ------------------------------------------------------- what a new user reads first
+
+
+def test_demo_provider_home_page_shows_the_consumer_and_how_to_run_it(demo_provider: ServerThread) -> None:
+    provider = _load_demo_provider()
+    with Browser() as browser:
+        page = browser.get(demo_provider.url + "/")
+    assert page.status_code == 200
+    assert f"<code>{provider.DEMO_CLIENT_ID}</code>" in page.text
+    assert f"<code>{provider.DEMO_CLIENT_SECRET}</code>" in page.text
+    assert "python examples/demo_provider.py" in page.text
+    readme = (ROOT / "examples" / "login_app" / "README.md").read_text(encoding="utf-8")
+    assert f"`{provider.DEMO_CLIENT_ID}`" in readme
+    assert f"`{provider.DEMO_CLIENT_SECRET}`" in readme
+
+
+def _readme_commands() -> list[str]:
+    text = README.read_text(encoding="utf-8")
+    match = re.search(r"```bash\n(.*?)```", text, re.DOTALL)
+    assert match is not None
+    return [line.split("#", 1)[0].strip() for line in match.group(1).splitlines() if line.strip()]
+
+
+def test_ci_runs_exactly_the_readme_test_command() -> None:
+    test_command, demo_command = _readme_commands()
+    ci_lines = [line.strip() for line in (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()]
+    commands = [line for line in ci_lines if line and not line.startswith(("#", "set ", "cd ", "export "))]
+    assert commands == [test_command]
+    # Both README commands keep nox out of the system Python (PEP 668) in a git-ignored venv.
+    for command in (test_command, demo_command):
+        assert command.startswith("python3 -m venv .nox-venv && .nox-venv/bin/python -m pip install nox && ")
+    assert demo_command == test_command + " -s demo"
