@@ -17,6 +17,7 @@ import zipfile
 from pathlib import Path
 
 import nox
+from packaging.version import Version
 
 nox.options.sessions = ["tests", "tests_lowest", "lint", "typecheck", "docs", "build", "e2e"]
 nox.options.reuse_existing_virtualenvs = True
@@ -92,9 +93,27 @@ def tests(session: nox.Session) -> None:
     _pytest(session)
 
 
+def _lowest_out_of_step() -> list[str]:
+    """Differences between LOWEST and the ``>=`` bounds of ``[project] dependencies``."""
+    declared = {}
+    for requirement in PYPROJECT["project"]["dependencies"]:
+        name, _, bound = requirement.partition(">=")
+        declared[name.strip()] = bound.split(",")[0].strip()
+    problems = [
+        f"{name}: declared >={declared.get(name)}, tested {version}"
+        for name, version in LOWEST.items()
+        if name not in declared or Version(declared[name]) != Version(version)
+    ]
+    problems += [f"{name}: declared >={bound}, not in LOWEST" for name, bound in declared.items() if name not in LOWEST]
+    return problems
+
+
 @nox.session(python=DEFAULT_PYTHON)
 def tests_lowest(session: nox.Session) -> None:
     """Run the suite against the lowest declared version of every runtime dependency."""
+    problems = _lowest_out_of_step()
+    if problems:
+        session.error("LOWEST in noxfile.py and pyproject.toml disagree: " + "; ".join(problems))
     session.install("-e", ".", *_group("tests"))
     session.install(*(f"{name}=={version}" for name, version in LOWEST.items()))
     _pytest(session)
