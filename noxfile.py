@@ -70,6 +70,7 @@ LOWEST = {
     "asgiref": "3.7.2",
     "authlib": "1.9.0",
     "cryptography": "45.0.1",
+    "blinker": "1.6.2",
 }
 
 
@@ -116,7 +117,11 @@ def tests_lowest(session: nox.Session) -> None:
         session.error("LOWEST in noxfile.py and pyproject.toml disagree: " + "; ".join(problems))
     session.install("-e", ".", *_group("tests"))
     session.install(*(f"{name}=={version}" for name, version in LOWEST.items()))
-    _pytest(session)
+    # The sqlalchemy extra has its own floor: Flask-SQLAlchemy 3.1 needs Flask 2.2.5,
+    # above the core's 2.0.3. Its tests (and the example app, which uses it) run in
+    # the tests sessions; here the core's lowest versions are what is tested.
+    session.log("tests_lowest leaves out the sqlalchemy extra's tests (Flask-SQLAlchemy 3.1 needs Flask >= 2.2.5)")
+    _pytest(session, "--ignore=tests/test_sqlalchemy_tokens.py", "--ignore=examples/login_app/tests")
 
 
 @nox.session(python=DEFAULT_PYTHON)

@@ -19,7 +19,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Mapping, MutableMapping
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
@@ -48,6 +48,7 @@ from .tokens import OAuth1Token, TokenSlot, resolve_token
 
 __all__ = [
     "DENIED_PROBLEMS",
+    "Login",
     "base_string_of",
     "call_resource",
     "finish_login",
@@ -251,6 +252,15 @@ def _params_kwargs(method: str, params: Mapping[str, Any]) -> dict[str, Any]:
     return {"data" if method in ("POST", "PUT") else "params": dict(params)}
 
 
+class Login(NamedTuple):
+    """The result of :func:`finish_login`."""
+
+    #: The access token, with the provider's extra fields.
+    token: OAuth1Token
+    #: The "next" URL stored when the login started, if any.
+    next_url: str | None
+
+
 def start_login(
     settings: RemoteSettings,
     signer: Signer,
@@ -258,11 +268,13 @@ def start_login(
     session: MutableMapping[str, Any],
     callback: str,
     authorize_kwargs: Mapping[str, Any],
+    next_url: str | None = None,
 ) -> Flow[str]:
     """Fetch a request token, keep it in *store*, and return the authorize URL.
 
     *callback* is the absolute callback URL, or ``"oob"`` for PIN logins.
     *authorize_kwargs* are added to the authorize URL, over ``authorize_params``.
+    *next_url* (already checked) is kept with the pending login, never sent.
     """
     request_token_url = settings.require("request_token_url")
     authorize_url = settings.require("authorize_url")
@@ -277,7 +289,7 @@ def start_login(
             "section 2.1 requires (an OAuth 1.0a provider); if this provider only speaks legacy "
             "OAuth 1.0, register it with require_callback_confirmed=False"
         )
-    yield from store.save(session, data["oauth_token"], data["oauth_token_secret"])
+    yield from store.save(session, data["oauth_token"], data["oauth_token_secret"], next_url)
     params: dict[str, Any] = {**settings.authorize_params, **authorize_kwargs}
     if settings.authorize_consumer_key_param:
         params[settings.authorize_consumer_key_param] = settings.client_id
@@ -293,7 +305,7 @@ def finish_login(
     session: MutableMapping[str, Any],
     query: Mapping[str, str],
     kwargs: Mapping[str, Any],
-) -> Flow[OAuth1Token]:
+) -> Flow[Login]:
     """Check the callback *query*, claim the pending login, and fetch the access token.
 
     *kwargs* may carry ``oauth_token`` / ``oauth_verifier`` (a PIN login, or
@@ -320,7 +332,7 @@ def finish_login(
         raise CallbackTokenError(
             "the callback has no oauth_token parameter; was this URL opened directly?", reason="missing"
         )
-    secret = yield from store.claim(session, oauth_token)
+    claimed = yield from store.claim(session, oauth_token)
     verifier = explicit_verifier or query.get("oauth_verifier")
     if not verifier and settings.require_callback_confirmed:
         # A legacy OAuth 1.0 provider (require_callback_confirmed=False) sends
@@ -331,14 +343,14 @@ def finish_login(
     if settings.access_token_headers:
         build_kwargs["headers"] = dict(settings.access_token_headers)
     req: httpx.Request = yield Build(method, access_token_url, build_kwargs)
-    req = signer.sign(req, token=oauth_token, token_secret=secret, verifier=verifier or None)
+    req = signer.sign(req, token=oauth_token, token_secret=claimed.secret, verifier=verifier or None)
     response = yield from send(req)
     # A 4xx is the provider refusing this callback's verifier or token (an
     # edited callback URL): an AuthorizationError. A 5xx stays a ProviderHTTPError.
     refused = AccessTokenRefusedError if response.status_code < 500 else ProviderHTTPError
     data = parse_token_response(response, "access token", refused=refused)
     log.debug("access token obtained for %r", name)
-    return OAuth1Token(data)
+    return Login(OAuth1Token(data), claimed.next_url)
 
 
 _PER_CALL_OPTIONS = ("consumer_only", "body_hash", "retry", "sign_multipart_fields")
