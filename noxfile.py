@@ -121,7 +121,7 @@ def tests_lowest(session: nox.Session) -> None:
     # above the core's 2.0.3. Its tests (and the example app, which uses it) run in
     # the tests sessions; here the core's lowest versions are what is tested.
     session.log("tests_lowest leaves out the sqlalchemy extra's tests (Flask-SQLAlchemy 3.1 needs Flask >= 2.2.5)")
-    _pytest(session, "--ignore=tests/test_sqlalchemy_tokens.py", "--ignore=examples/login_app/tests")
+    _pytest(session, "tests", "--ignore=tests/test_sqlalchemy_tokens.py")
 
 
 @nox.session(python=DEFAULT_PYTHON)
