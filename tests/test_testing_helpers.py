@@ -149,7 +149,7 @@ def test_follow_redirects_returns_the_final_page(oauth1_provider: FakeProvider) 
         return redirect(url_for("me"))
 
     try:
-        resp = oauth1_provider.login(app.test_client(), "/login-then-home", user="bob", follow_redirects=True)
+        resp = login(app.test_client(), "/login-then-home", user="bob", provider=oauth1_provider, follow_redirects=True)
         assert resp.status_code == 200
         assert resp.get_json()["body"]["screen_name"] == "bob"
     finally:

@@ -526,12 +526,6 @@ class FakeProvider:
                 del self._state.access_tokens[key]
         return len(doomed)
 
-    def login(self, client: Any, start: str, **kwargs: Any) -> Any:
-        """:func:`flask_oauth1_async.testing.login` with this provider: ``fake.login(client, "/login", user="bob")``."""
-        from .login import login
-
-        return login(client, start, provider=self, **kwargs)
-
     # ---------------------------------------------------------------- what happened
 
     @property
