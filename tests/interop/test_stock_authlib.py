@@ -291,4 +291,17 @@ def test_authlib_bug_query_characters(stock_server: tuple[ServerThread, Storage]
     finally:
         oauth.close()
     assert handled.status_code == 200, handled.text
-    assert refused.status_code == 500
+    # The bug needs Werkzeug's request.url to decode %24, %27, %5B and %5D (newer
+    # Werkzeug does; 2.0 keeps them encoded, and then stock Authlib accepts them).
+    assert refused.status_code == (500 if _werkzeug_decodes(odd) else 200), refused.text
+
+
+def _werkzeug_decodes(odd: str) -> bool:
+    """Whether this Werkzeug's ``request.url`` shows *odd* decoded (what trips Authlib's url_decode)."""
+    from urllib.parse import quote
+
+    probe = Flask("werkzeug-probe")
+    with probe.test_request_context("/x?q=" + quote(f"a{odd}b", safe="")):
+        from flask import request
+
+        return f"a{odd}b" in request.url
