@@ -27,8 +27,9 @@ from collections.abc import Awaitable, Callable, Generator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol, TypeVar
 
-import httpx
 from asgiref.sync import async_to_sync, iscoroutinefunction, sync_to_async
+
+from ._http import httpx
 
 T = TypeVar("T")
 

@@ -35,9 +35,9 @@ from concurrent.futures import Future
 from http.cookiejar import Cookie, CookieJar, DefaultCookiePolicy
 from typing import Any, Protocol, TypeVar
 
-import httpx
 from asgiref.sync import iscoroutinefunction
 
+from ._http import httpx
 from .errors import ConfigurationError, TransportError
 
 T = TypeVar("T")

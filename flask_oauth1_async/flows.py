@@ -22,9 +22,8 @@ from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-import httpx
-
 from ._drivers import Build, Flow, Send, Sleep
+from ._http import httpx
 from .config import RemoteSettings
 from .errors import (
     AccessDeniedError,
@@ -413,31 +412,31 @@ def call_resource(
         sign_token, token_secret = tok.token, tok.secret
 
     def sign(req: httpx.Request) -> httpx.Request:
-        if not signed:
-            return req
-        req.headers.pop("authorization", None)
         return signer.sign(
             req, token=sign_token, token_secret=token_secret, body_hash=options.get("body_hash"), extra_params=extra
         )
 
+    max_hops = int(settings.http_options.get("max_redirects", _MAX_REDIRECTS))
     attempt = 1
     waited = 0.0
     while True:
         req: httpx.Request = yield Build(method, target, dict(request_kwargs))
-        response = yield from send(sign(req), follow_redirects=False)
-        origin = req.url.copy_with(path="/", query=None, fragment=None)
-        for _ in range(_MAX_REDIRECTS):
+        response = yield from send(sign(req) if signed else req, follow_redirects=False)
+        origin = _origin(req.url)
+        signing = signed  # for this attempt's redirect chain only
+        for _ in range(max_hops):
             if not follow or not response.is_redirect or response.next_request is None:
                 break
-            hop = response.next_request
-            same_origin = hop.url.copy_with(path="/", query=None, fragment=None) == origin
-            hop = sign(hop) if same_origin else _unsigned(hop)
-            response = yield from send(hop, follow_redirects=False)
-            origin = origin if same_origin else hop.url.copy_with(path="/", query=None, fragment=None)
-            signed = signed and same_origin  # never sign for another host, not even on the way back
+            # The next hop as httpx built it may still carry this hop's protocol
+            # parameters (a 307/308 keeps the body; a Location may echo the query).
+            hop = _without_protocol_params(response.next_request)
+            # Sign again (fresh nonce) only while the chain stays on the first
+            # origin; once it leaves, nothing in it is signed any more.
+            signing = signing and _origin(hop.url) == origin
+            response = yield from send(sign(hop) if signing else hop, follow_redirects=False)
         else:
             if follow and response.is_redirect:
-                raise TransportError(f"more than {_MAX_REDIRECTS} redirects calling {method} {_safe_url(target)}")
+                raise TransportError(f"more than {max_hops} redirects calling {method} {_safe_url(target)}")
         if response.status_code == 401 and not withhold_token:
             log.debug(
                 "a signed %s %s was refused (401); we signed: %s", method, _safe_url(target), base_string_of(response)
@@ -451,6 +450,25 @@ def call_resource(
         attempt += 1
 
 
-def _unsigned(request: httpx.Request) -> httpx.Request:
+def _origin(url: httpx.URL) -> tuple[bytes, bytes, int | None]:
+    return (url.raw_scheme, url.raw_host, url.port)
+
+
+def _without_protocol_params(request: httpx.Request) -> httpx.Request:
+    """*request* without an ``Authorization`` header or ``oauth_*`` parameters in its query or form body."""
     request.headers.pop("authorization", None)
+    query = request.url.query.decode("ascii")
+    if "oauth_" in query:
+        kept = "&".join(p for p in query.split("&") if not p.startswith("oauth_"))
+        request.url = request.url.copy_with(query=kept.encode("ascii") or None)
+    content_type = request.headers.get("content-type", "")
+    if content_type.split(";")[0].strip().lower() == "application/x-www-form-urlencoded":
+        body = request.content
+        if b"oauth_" in body:
+            kept_body = b"&".join(p for p in body.split(b"&") if not p.startswith(b"oauth_"))
+            headers = httpx.Headers(request.headers)
+            headers.pop("content-length", None)
+            request = httpx.Request(
+                request.method, request.url, headers=headers, content=kept_body, extensions=request.extensions
+            )
     return request
