@@ -24,7 +24,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
 
-from ._drivers import Build, Flow, Send, Sleep
+from ._drivers import Build, Flow, Send, SendLabel, Sleep
 from .config import RemoteSettings
 from .errors import (
     AccessDeniedError,
@@ -65,10 +65,12 @@ log = logging.getLogger("flask_oauth1_async")
 DENIED_PROBLEMS = frozenset({"user_refused", "permission_denied", "access_denied"})
 
 
-def send(request: httpx.Request, follow_redirects: bool | None = None) -> Flow[httpx.Response]:
-    """Send *request*, turning httpx's network errors into ours."""
+def send(
+    request: httpx.Request, follow_redirects: bool | None = None, label: SendLabel | None = None
+) -> Flow[httpx.Response]:
+    """Send *request*, turning httpx's network errors into ours; *label* names the remote and step."""
     try:
-        response: httpx.Response = yield Send(request, follow_redirects)
+        response: httpx.Response = yield Send(request, follow_redirects, label)
     except httpx.TimeoutException as exc:
         url = _safe_url(request.url)
         raise RequestTimeoutError(
@@ -281,7 +283,7 @@ def start_login(
     method = settings.request_token_method
     req: httpx.Request = yield Build(method, request_token_url, _params_kwargs(method, settings.request_token_params))
     req = signer.sign(req, callback=callback)
-    response = yield from send(req)
+    response = yield from send(req, label=SendLabel(settings.name, "request_token"))
     data = parse_token_response(response, "request token")
     if settings.require_callback_confirmed and data.get("oauth_callback_confirmed", "").lower() != "true":
         raise CallbackNotConfirmedError(
@@ -344,7 +346,7 @@ def finish_login(
         build_kwargs["headers"] = dict(settings.access_token_headers)
     req: httpx.Request = yield Build(method, access_token_url, build_kwargs)
     req = signer.sign(req, token=oauth_token, token_secret=claimed.secret, verifier=verifier or None)
-    response = yield from send(req)
+    response = yield from send(req, label=SendLabel(name, "access_token"))
     # A 4xx is the provider refusing this callback's verifier or token (an
     # edited callback URL): an AuthorizationError. A 5xx stays a ProviderHTTPError.
     refused = AccessTokenRefusedError if response.status_code < 500 else ProviderHTTPError
@@ -422,9 +424,11 @@ def call_resource(
 
     attempt = 1
     waited = 0.0
+    sent = 0  # requests put on the wire by this call (retries and redirect hops included)
     while True:
         req: httpx.Request = yield Build(method, target, dict(request_kwargs))
-        response = yield from send(sign(req), follow_redirects=False)
+        response = yield from send(sign(req), follow_redirects=False, label=SendLabel(settings.name, "resource", sent))
+        sent += 1
         origin = req.url.copy_with(path="/", query=None, fragment=None)
         for _ in range(_MAX_REDIRECTS):
             if not follow or not response.is_redirect or response.next_request is None:
@@ -432,7 +436,8 @@ def call_resource(
             hop = response.next_request
             same_origin = hop.url.copy_with(path="/", query=None, fragment=None) == origin
             hop = sign(hop) if same_origin else _unsigned(hop)
-            response = yield from send(hop, follow_redirects=False)
+            response = yield from send(hop, follow_redirects=False, label=SendLabel(settings.name, "resource", sent))
+            sent += 1
             origin = origin if same_origin else hop.url.copy_with(path="/", query=None, fragment=None)
             signed = signed and same_origin  # never sign for another host, not even on the way back
         else:
