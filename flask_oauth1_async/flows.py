@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from ._drivers import Build, Flow, Send, Sleep
+from ._drivers import Build, Flow, Send, SendLabel, Sleep
 from ._http import httpx
 from .config import RemoteSettings
 from .errors import (
@@ -64,10 +64,12 @@ log = logging.getLogger("flask_oauth1_async")
 DENIED_PROBLEMS = frozenset({"user_refused", "permission_denied", "access_denied"})
 
 
-def send(request: httpx.Request, follow_redirects: bool | None = None) -> Flow[httpx.Response]:
-    """Send *request*, turning httpx's network errors into ours."""
+def send(
+    request: httpx.Request, follow_redirects: bool | None = None, label: SendLabel | None = None
+) -> Flow[httpx.Response]:
+    """Send *request*, turning httpx's network errors into ours; *label* names the remote and step."""
     try:
-        response: httpx.Response = yield Send(request, follow_redirects)
+        response: httpx.Response = yield Send(request, follow_redirects, label)
     except httpx.TimeoutException as exc:
         url = _safe_url(request.url)
         raise RequestTimeoutError(
@@ -280,7 +282,7 @@ def start_login(
     method = settings.request_token_method
     req: httpx.Request = yield Build(method, request_token_url, _params_kwargs(method, settings.request_token_params))
     req = signer.sign(req, callback=callback)
-    response = yield from send(req)
+    response = yield from send(req, label=SendLabel(settings.name, "request_token"))
     data = parse_token_response(response, "request token")
     if settings.require_callback_confirmed and data.get("oauth_callback_confirmed", "").lower() != "true":
         raise CallbackNotConfirmedError(
@@ -343,7 +345,7 @@ def finish_login(
         build_kwargs["headers"] = dict(settings.access_token_headers)
     req: httpx.Request = yield Build(method, access_token_url, build_kwargs)
     req = signer.sign(req, token=oauth_token, token_secret=claimed.secret, verifier=verifier or None)
-    response = yield from send(req)
+    response = yield from send(req, label=SendLabel(name, "access_token"))
     # A 4xx is the provider refusing this callback's verifier or token (an
     # edited callback URL): an AuthorizationError. A 5xx stays a ProviderHTTPError.
     refused = AccessTokenRefusedError if response.status_code < 500 else ProviderHTTPError
@@ -419,9 +421,12 @@ def call_resource(
     max_hops = int(settings.http_options.get("max_redirects", _MAX_REDIRECTS))
     attempt = 1
     waited = 0.0
+    sent = 0  # requests put on the wire by this call (retries and redirect hops included)
     while True:
         req: httpx.Request = yield Build(method, target, dict(request_kwargs))
-        response = yield from send(sign(req) if signed else req, follow_redirects=False)
+        label = SendLabel(settings.name, "resource", sent)
+        response = yield from send(sign(req) if signed else req, follow_redirects=False, label=label)
+        sent += 1
         origin = _origin(req.url)
         signing = signed  # for this attempt's redirect chain only
         for _ in range(max_hops):
@@ -433,7 +438,9 @@ def call_resource(
             # Sign again (fresh nonce) only while the chain stays on the first
             # origin; once it leaves, nothing in it is signed any more.
             signing = signing and _origin(hop.url) == origin
-            response = yield from send(sign(hop) if signing else hop, follow_redirects=False)
+            label = SendLabel(settings.name, "resource", sent)
+            response = yield from send(sign(hop) if signing else hop, follow_redirects=False, label=label)
+            sent += 1
         else:
             if follow and response.is_redirect:
                 raise TransportError(f"more than {max_hops} redirects calling {method} {_safe_url(target)}")
