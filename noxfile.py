@@ -19,7 +19,7 @@ from pathlib import Path
 import nox
 from packaging.version import Version
 
-nox.options.sessions = ["tests", "tests_lowest", "lint", "typecheck", "docs", "build", "e2e"]
+nox.options.sessions = ["tests", "tests_lowest", "tests_httpx2", "lint", "typecheck", "docs", "build", "e2e"]
 nox.options.reuse_existing_virtualenvs = True
 
 PYPROJECT = nox.project.load_toml("pyproject.toml")
@@ -74,7 +74,7 @@ LOWEST = {
 }
 
 
-def _pytest(session: nox.Session, *args: str) -> None:
+def _pytest(session: nox.Session, *args: str, env: dict[str, str] | None = None) -> None:
     session.run(
         "pytest",
         "-n",
@@ -83,15 +83,46 @@ def _pytest(session: nox.Session, *args: str) -> None:
         "no:cacheprovider",
         *args,
         *session.posargs,
-        env={"PYTHONFAULTHANDLER": "1"},
+        env={"PYTHONFAULTHANDLER": "1", **(env or {})},
     )
+
+
+#: Interpreters that run the whole suite in the default run; the others skip the tests
+#: marked ``slow`` (tests/reliability, tests/interop, the provider self-tests and the
+#: hypothesis equivalence suite: see tests/conftest.py). Every test still runs in the
+#: default run: on these Pythons, and again in tests_lowest and tests_httpx2.
+FULL_SUITE_PYTHONS = ("3.13",)
 
 
 @nox.session(python=PYTHONS)
 def tests(session: nox.Session) -> None:
-    """Run the test suite (real provider over HTTP/HTTPS, both view kinds), two workers."""
+    """Run the test suite (real provider over HTTP/HTTPS, both view kinds), two workers.
+
+    The newest Python runs everything; older ones skip the ``slow`` tests, which
+    tests_lowest (on the default Python) and tests_httpx2 run in full as well.
+    ``-- -m ""`` runs everything anywhere.
+    """
     session.install("-e", ".", *_group("tests"))
-    _pytest(session)
+    newest = PYTHONS[-1] if PYTHONS else None
+    if session.python in FULL_SUITE_PYTHONS or session.python == newest:
+        _pytest(session)
+    else:
+        _pytest(session, "-m", "not slow")
+
+
+#: httpx2 needs Python 3.11 or newer.
+HTTPX2_PYTHON = "3.12" if PYTHONS and "3.12" in PYTHONS else DEFAULT_PYTHON
+
+
+@nox.session(python=HTTPX2_PYTHON)
+def tests_httpx2(session: nox.Session) -> None:
+    """Run the whole suite on httpx2 (the maintained fork of httpx) instead of httpx.
+
+    ``FLASK_OAUTH1_ASYNC_HTTP=httpx2`` makes the package use httpx2, and the
+    tests' own ``import httpx`` is aliased to it (tests/conftest.py).
+    """
+    session.install("-e", ".[httpx2]", *_group("tests"))
+    _pytest(session, env={"FLASK_OAUTH1_ASYNC_HTTP": "httpx2"})
 
 
 def _lowest_out_of_step() -> list[str]:

@@ -28,7 +28,7 @@ if os.environ.get("FLASK_OAUTH1_ASYNC_HTTP") == "httpx2":
 
     httpx2.alias_httpx()
 
-import httpx  # noqa: E402
+import httpx
 import pytest
 from flask import Flask
 
@@ -36,6 +36,21 @@ from flask_oauth1_async import OAuth
 from tests.support.provider import HMAC_CLIENT_ID, HMAC_CLIENT_SECRET, ProviderState, create_provider
 from tests.support.servers import ServerThread, TLSMaterial, make_tls
 from tests.support.side_server import SideServer
+
+_SLOW_PARTS = (
+    "tests/reliability/",
+    "tests/interop/",
+    "tests/support/test_provider_selftest.py",
+    "tests/test_signing_equivalence.py",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the slowest suites ``slow`` (run on the newest Python, tests_lowest and tests_httpx2)."""
+    for item in items:
+        path = item.nodeid.split("::", 1)[0]
+        if path.startswith(_SLOW_PARTS):
+            item.add_marker(pytest.mark.slow)
 
 
 @dataclass

@@ -26,6 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
+import httpx
 import pytest
 from flask import Flask, Response, jsonify, session, url_for
 
@@ -37,7 +38,18 @@ from tests.support.provider import HMAC_CLIENT_ID, HMAC_CLIENT_SECRET
 T = TypeVar("T")
 BROWSER_THREAD = "test-browser"
 HARNESS_THREAD_PREFIXES = (BROWSER_THREAD, "provider-")
-LOGGERS = ("", "flask_oauth1_async", "httpx", "httpcore", "authlib", "asyncio", "werkzeug", "urllib3")
+LOGGERS = (
+    "",
+    "flask_oauth1_async",
+    "httpx",
+    "httpcore",
+    "httpx2",
+    "httpcore2",
+    "authlib",
+    "asyncio",
+    "werkzeug",
+    "urllib3",
+)
 
 
 class Recorder:
@@ -333,7 +345,9 @@ def test_secrets_never_leak(
     # The capture worked: the library's own DEBUG/INFO records and the client app's records are there.
     assert library_records >= 4, [r.getMessage() for r in caplog.records if r.name.startswith("flask_oauth1")]
     assert any(r.name == ca.app.logger.name and r.levelno == logging.ERROR for r in caplog.records)
-    assert any(r.name == "httpx" and not r.threadName.startswith(HARNESS_THREAD_PREFIXES) for r in caplog.records)
+    assert any(
+        r.name == httpx.__name__ and not r.threadName.startswith(HARNESS_THREAD_PREFIXES) for r in caplog.records
+    )
     print(
         f"\n[secrets] checked {len(secrets)} secrets in {len(places)} places "
         f"({len(caplog.records) - excluded} log records, {library_records} from flask_oauth1_async, "
