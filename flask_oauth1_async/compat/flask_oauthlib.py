@@ -7,138 +7,16 @@ oauthlib. An application written for it keeps working after one change::
     from flask_oauth1_async.compat.flask_oauthlib import OAuth  # after
 
 Everything here is an adapter over the core registry: :class:`OAuth` owns a
-:class:`flask_oauth1_async.OAuth` (reachable as :attr:`OAuth.native`) and
-every :class:`OAuthRemoteApp` is a registered core
+:class:`flask_oauth1_async.OAuth` (:attr:`OAuth.native`) and every
+:class:`OAuthRemoteApp` is a registered core
 :class:`~flask_oauth1_async.RemoteApp` (:attr:`OAuthRemoteApp.native`). The
-core signs the requests, keeps the HTTP connection pools, stores the request
-token and calls the token getter; this module only maps Flask-OAuthlib's
-names, arguments, return values and errors onto it.
+core signs, pools connections, stores the request token and calls the token
+getter; this module maps Flask-OAuthlib's names, arguments, return values and
+errors onto it. Every call that talks to the provider also has ``_sync`` and
+``_async`` forms, so views can move to ``async def`` one at a time.
 
-Sync and async
---------------
-
-Like the core, every call that talks to the provider exists three times:
-``get()`` does the work in a plain view and returns an awaitable inside an
-``async def`` view; ``get_sync()`` always blocks; ``get_async()`` is always a
-coroutine. The same holds for ``request``, ``post``, ``put``, ``patch``,
-``delete``, ``authorize`` and ``authorized_response``. A ``tokengetter`` may be
-a plain function or an ``async def``.
-
-Parameters of :meth:`OAuth.remote_app`
---------------------------------------
-
-``consumer_key``, ``consumer_secret``
-    The client credentials (core ``client_id`` / ``client_secret``).
-``base_url``
-    Relative resource URLs *and* relative ``request_token_url``,
-    ``access_token_url`` and ``authorize_url`` are resolved against it with
-    :func:`urllib.parse.urljoin`, exactly as Flask-OAuthlib did (so a base
-    without a trailing slash loses its last segment, and ``/path`` replaces
-    the base's path).
-``request_token_url``, ``access_token_url``, ``authorize_url``
-    The three OAuth 1 endpoints.
-``request_token_params``
-    Flask-OAuthlib handed this dict to ``oauthlib.oauth1.Client``. Here its
-    signing keys configure the core signer: ``realm`` (or ``realms``, a list
-    joined with spaces), ``signature_method``, ``signature_type`` (oauthlib's
-    ``AUTH_HEADER`` / ``QUERY`` / ``BODY`` or the core's ``header`` /
-    ``query`` / ``body``) and ``rsa_key``. ``callback_uri`` is the default
-    callback of :meth:`~OAuthRemoteApp.authorize`. Any other key is sent,
-    signed, to the request-token endpoint (for example Twitter's
-    ``x_auth_access_type``). Keys that only make sense inside oauthlib
-    (``nonce``, ``timestamp``, ``verifier``, ``resource_owner_key``...) raise
-    :class:`~flask_oauth1_async.ConfigurationError`.
-``request_token_method`` (default ``"GET"``), ``access_token_method`` (default ``"POST"``)
-    HTTP methods of the two token requests.
-``access_token_params``, ``access_token_headers``
-    Extra parameters and headers of the access-token request.
-``content_type``
-    Parse every resource response as this content type, whatever the server
-    says.
-``encoding`` (default ``"utf-8"``)
-    Encoding of string request bodies.
-``rsa_key``, ``signature_method``
-    Every method oauthlib has: ``HMAC-SHA1`` (the default), ``HMAC-SHA256``,
-    ``HMAC-SHA512``, ``RSA-SHA1``, ``RSA-SHA256``, ``RSA-SHA512`` and
-    ``PLAINTEXT``, as strings or as oauthlib's ``SIGNATURE_*`` constants
-    (which are those strings). The ``RSA-*`` methods need ``rsa_key`` (a PEM
-    private key) instead of a consumer secret. These win over the same keys
-    in ``request_token_params``. An unknown method raises
-    :class:`~flask_oauth1_async.ConfigurationError` at ``remote_app()``.
-``app_key``
-    Read every setting that was not passed as a keyword from the Flask
-    config, either as a dict (``app.config["TWITTER"] = {"consumer_key": ...}``)
-    or as flat keys (``TWITTER_CONSUMER_KEY``, ``TWITTER_BASE_URL``...). The
-    config is read from the app in use the first time the remote is used in
-    it, so application factories and several apps per registry work.
-
-Settings passed as keywords can be read (``remote.base_url``,
-``remote.expand_url(...)``...) before :meth:`OAuth.init_app` and outside any
-app context; only a setting that must come from the ``app_key`` config needs
-an app (the current one, or else the last one given to ``init_app``).
-
-oauthlib is optional. Flask-OAuthlib imported ``oauthlib.oauth1``, and apps
-relied on it (``import oauthlib`` then ``oauthlib.oauth1.SIGNATURE_RSA``), so
-this module imports ``oauthlib.oauth1`` when oauthlib is installed
-(``pip install flask_oauth1_async[flask_oauthlib]``); :data:`HAVE_OAUTHLIB`
-says whether it is. Nothing here uses oauthlib.
-
-Flask-OAuthlib's helpers :func:`parse_response` and
-:func:`encode_request_data` are provided with their old signatures.
-
-Two keywords are additions that Flask-OAuthlib did not have:
-``client_kwargs`` (httpx client options such as ``timeout``, passed to the
-core) and ``require_callback_confirmed`` (default True: RFC 5849 requires the
-provider to confirm the callback; set False only for legacy OAuth 1.0
-providers).
-
-Behaviour that changed on purpose
----------------------------------
-
-* ``pre_request(uri, headers, body)`` runs **before** signing, so what it
-  changes is covered by the signature. Flask-OAuthlib ran it after signing,
-  where any change to the URL or a form body broke the OAuth 1 signature. The
-  headers it sees therefore have no ``Authorization`` header yet.
-* ``request_token_params`` are no longer appended to the authorize URL
-  (Flask-OAuthlib did, which could put ``rsa_key`` into the user's browser).
-  Keywords given to ``authorize(**kwargs)`` still are.
-* The request token is stored by the core (encrypted in the session cookie,
-  or in ``OAuth(cache=...)``), not as ``session["<name>_oauthtok"]``.
-* The token getter is called at most once per request and remote app; the
-  token of a successful ``authorized_response()`` is used for the rest of that
-  request.
-* Resource calls follow redirects (as urllib did), but httpx drops the
-  ``Authorization`` header when a redirect leaves the origin.
-* A JSON or XML body that does not parse leaves the raw bytes in ``.data``
-  instead of raising.
-* Network failures raise :class:`flask_oauth1_async.TransportError` (not
-  :class:`urllib.error.URLError`); a missing setting raises
-  :class:`flask_oauth1_async.ConfigurationError`.
-* ``access_token_params`` are sent to the access-token endpoint
-  (Flask-OAuthlib ignored them for OAuth 1).
-* A request token that the provider hands out a second time is refused at
-  the second callback within one Flask app (the core's replay guard, kept
-  per app and registry). Test mocks that always issue the same token should
-  issue a new one per login, or use a new app per test.
-
-Not supported, and what to use instead
---------------------------------------
-
-* **OAuth 2 remote apps** (no ``request_token_url``): use Authlib's Flask
-  client (``authlib.integrations.flask_client``).
-* ``make_client()`` / ``http_request()`` (oauthlib and urllib objects): use
-  :attr:`OAuthRemoteApp.native` (``remote.native.get_sync(...)`` returns an
-  :class:`httpx.Response`) or pass ``client_kwargs``.
-* ``generate_request_token()`` and ``handle_oauth1_response()``: call
-  :meth:`~OAuthRemoteApp.authorize` and
-  :meth:`~OAuthRemoteApp.authorized_response`, which run the whole step.
-* ``get_request_token()`` (the confusingly named "call the token getter"):
-  call your token getter yourself.
-* ``authorized_response(args=...)`` with values other than the callback's
-  query string: the core reads ``oauth_token`` and ``oauth_verifier`` from
-  the query, which is where OAuth 1 providers put them.
-* The ``state`` argument of ``authorize()`` is accepted and ignored, as
-  Flask-OAuthlib did for OAuth 1.
+The parameters, the behaviour changes and what is not supported are listed
+once, in the migration guide (``docs/migrating-flask-oauthlib.rst``).
 """
 
 from __future__ import annotations
