@@ -13,7 +13,7 @@ import subprocess
 
 import nox
 
-nox.options.sessions = ["tests", "tests_lowest", "lint", "typecheck", "docs", "e2e"]
+nox.options.sessions = ["tests", "tests_aiohttp", "tests_lowest", "lint", "typecheck", "docs", "e2e"]
 nox.options.reuse_existing_virtualenvs = True
 
 PYPROJECT = nox.project.load_toml("pyproject.toml")
@@ -54,6 +54,14 @@ def tests(session: nox.Session) -> None:
     """Run the test suite (real provider over HTTP/HTTPS, both view kinds)."""
     session.install("-e", ".", *_group("tests"))
     session.run("pytest", *session.posargs, env={"PYTHONFAULTHANDLER": "1"})
+
+
+@nox.session(python=DEFAULT_PYTHON)
+def tests_aiohttp(session: nox.Session) -> None:
+    """Run the suite with every awaited call on the aiohttp backend (the ``aiohttp`` extra)."""
+    session.install("-e", ".[aiohttp]", *_group("tests"))
+    env = {"PYTHONFAULTHANDLER": "1", "FLASK_OAUTH1_ASYNC_TEST_ASYNC_BACKEND": "aiohttp"}
+    session.run("pytest", "-p", "no:cacheprovider", *session.posargs, env=env)
 
 
 @nox.session(python=DEFAULT_PYTHON)

@@ -193,8 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--out", default=os.path.join(HERE, "results", "latest.md"), help="Markdown report path (default: %(default)s)"
     )
-    parser.add_argument("--json", help="JSON results path (default: next to --out, .json)")
-    parser.add_argument("--rst", help="also render the reStructuredText docs page here")
+    parser.add_argument("--json", help="JSON results path (default: next to --out, .json; git-ignored)")
     args = parser.parse_args(argv)
 
     results = json.loads(json.dumps(run(args)))  # render exactly what is stored
@@ -206,9 +205,6 @@ def main(argv: list[str] | None = None) -> int:
     with open(json_path, "w", encoding="utf-8") as handle:
         json.dump(results, handle, indent=1, sort_keys=False)
         handle.write("\n")
-    if args.rst:
-        with open(args.rst, "w", encoding="utf-8") as handle:
-            handle.write(report.render_rst(results))
     print(markdown)
     _log(f"wrote {args.out} and {json_path}")
     return 0
