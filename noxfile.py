@@ -134,6 +134,10 @@ def e2e(session: nox.Session) -> None:
 
 @nox.session(python=DEFAULT_PYTHON)
 def bench(session: nox.Session) -> None:
-    """Benchmarks vs raw httpx and Authlib; writes benchmarks/results/latest.md (``-- --quick`` for a short run)."""
-    session.install("-e", ".", "authlib", "requests", "starlette", "oauthlib", "trustme", "certifi", "psutil")
+    """Benchmarks vs raw httpx and Authlib, gunicorn included; writes benchmarks/results/latest.md.
+
+    ``-- --quick`` for a short run, ``-- --only server`` for the real-server part alone.
+    """
+    session.install("-e", ".[aiohttp]", "authlib", "requests", "starlette", "oauthlib", "trustme", "certifi", "psutil")
+    session.install("gunicorn", "h2")
     session.run("python", "-m", "benchmarks", *session.posargs, env={"PYTHONFAULTHANDLER": "1"})

@@ -14,7 +14,7 @@ from typing import Any
 
 from . import report
 
-SECTIONS = ("signing", "a", "b", "profile", "idle", "fanout", "throughput", "memory", "dance")
+SECTIONS = ("signing", "a", "b", "profile", "idle", "fanout", "throughput", "server", "memory", "dance")
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -103,6 +103,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         signing,
         throughput,
     )
+    from .server_bench import real_server
     from .servers import make_tls
     from .upstream import Upstream
 
@@ -120,10 +121,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "config": {k: str(v) for k, v in vars(cfg).items()},
         }
     }
+    results["loadavg"] = loads = {}
+
+    def mark(section: str) -> None:
+        loads[section] = _loadavg().split(" ")[0]
+
     tls = make_tls()
     tls.export()
     try:
         if "signing" in only:
+            mark("signing")
             _log("signing alone")
             results["signing"] = _dicts(signing(cfg))
         with Upstream(tls.certfile, tls.keyfile, latency_ms=100.0) as upstream:
@@ -133,32 +140,45 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             clients = Clients({scheme: upstream.base_url(scheme) for scheme in SCHEMES})
             try:
                 if "a" in only:
+                    mark("shape_a")
                     results["shape_a"] = {}
                     for scheme in SCHEMES:
                         _log(f"(a) many calls in one request, {scheme}")
                         results["shape_a"][scheme] = _dicts(many_calls_in_one_request(clients, upstream, scheme, cfg))
                 if "b" in only:
+                    mark("shape_b")
                     results["shape_b"] = {}
                     for scheme in SCHEMES:
                         _log(f"(b) one call per request, {scheme}")
                         results["shape_b"][scheme] = _dicts(one_call_per_request(clients, upstream, scheme, cfg))
                 if "profile" in only:
+                    mark("profile")
                     _log("profiles (https)")
                     results["profile"] = profile_ours(clients, "https", cfg.profile_calls)
                 if "idle" in only:
+                    mark("idle_pool")
                     _log("idle pool cost (https)")
                     results["idle_pool"] = _dicts(idle_pool_cost(clients, "https", cfg.idle))
                 if "fanout" in only:
+                    mark("fanout")
                     results["fanout"] = {}
                     for scheme in SCHEMES:
                         _log(f"fan-out ({scheme}, 100 ms)")
                         fan = fanout(clients, upstream, scheme, cfg)
                         results["fanout"][scheme] = {str(size): _dicts(samples) for size, samples in fan.items()}
                 if "throughput" in only:
+                    mark("throughput")
                     _log("throughput, 8 client threads (https)")
                     results["throughput_scheme"] = "https"
                     results["throughput"] = throughput(clients, upstream, "https", cfg, log=_log)
+                if "server" in only:
+                    mark("real_server")
+                    _log("real server: gunicorn, 2 workers, --preload, sync and gthread workers (https)")
+                    results["real_server"] = real_server(
+                        upstream, cfg.server_total, cfg.server_rounds, report.SERVER_THREADS, log=_log
+                    )
                 if "memory" in only:
+                    mark("memory")
                     _log(f"memory: {cfg.memory_sync_calls} sync calls (fresh process, https)")
                     results["memory"] = {"sync": measure("sync", upstream.base_url("https"), cfg.memory_sync_calls)}
                     _log(f"memory: {cfg.memory_async_requests} async-view requests (fresh process, https)")
@@ -173,6 +193,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             )
             results["meta"]["sanity"] = sanity
         if "dance" in only:
+            mark("dance")
             _log("dance against the real provider (http)")
             d = dance(cfg, log=_log)
             results["dance"] = d if isinstance(d, str) else _dicts(d)
