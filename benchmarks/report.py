@@ -460,9 +460,9 @@ METHOD = [
     "on a werkzeug threaded server over HTTP.",
     "Fast transport: flavours marked *fast* (`f`) use `client_kwargs={'async_transport': 'aiohttp'}` "
     "(the `aiohttp` extra, httpx-aiohttp's transport on aiohttp's connection pool); 2f is a raw "
-    "AsyncClient with that transport on a long-lived loop. HTTP/2 rows use `http2=True`; the upstream "
-    "offers only HTTP/1.1 over ALPN, so they show what that setting costs against an HTTP/1.1 server "
-    "(the versions actually used are listed).",
+    "AsyncClient with that transport on a long-lived loop. HTTP/2 rows use `http2=True` (needs `h2`); the "
+    "upstream offers `h2` over ALPN when `h2` is installed, so those rows run on HTTP/2 (fan-out of N "
+    "calls is N streams on one connection).",
     "Load: every section records the 1-minute load average at its start (the targets table shows it); "
     "on this 2-core host other tenants run too, and a figure taken at a load above 2 is only indicative.",
     "Memory: fresh processes make 10,000 sequential sync calls / 1,000 async-view requests; RSS is "
