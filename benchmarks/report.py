@@ -506,6 +506,22 @@ def render_markdown(results: dict[str, Any]) -> str:
         for scheme, samples in data.items():
             out += ["", f"## {title} - {scheme.upper()}", "", md_table(*call_table(samples))]
 
+    path = results.get("asyncpath")
+    if path:
+        out += [
+            "",
+            "## Async path, piece by piece (HTTPS)",
+            "",
+            "Inside one async view (Flask's runner: `app.ensure_sync`), each step on its own; ratios are to "
+            "our whole awaited call:",
+            "",
+            md_table(*call_table(path["in_view"])),
+            "",
+            "One call per async-view request (`app.test_client()`); the token is looked up once per request, "
+            "so *fetch* minus *explicit* is the cost of the lookup per request:",
+            "",
+            md_table(*call_table(path["per_request"])),
+        ]
     if results.get("idle_pool"):
         out += [
             "",

@@ -14,7 +14,7 @@ from typing import Any
 
 from . import report
 
-SECTIONS = ("signing", "a", "b", "profile", "idle", "fanout", "throughput", "server", "memory", "dance")
+SECTIONS = ("signing", "a", "b", "asyncpath", "profile", "idle", "fanout", "throughput", "server", "memory", "dance")
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -89,6 +89,7 @@ def _dicts(samples: dict[str, Any]) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    from . import asyncpath
     from .flavours import SCHEMES, Clients
     from .memory import measure
     from .profiling import profile_ours
@@ -138,6 +139,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             _log("calibration: bare socket round trips to the upstream")
             results["calibration"] = _dicts(calibrate_upstream(upstream))
             clients = Clients({scheme: upstream.base_url(scheme) for scheme in SCHEMES})
+            asyncpath.register_remotes(clients)
+            asyncpath.add_views(clients)
             try:
                 if "a" in only:
                     mark("shape_a")
@@ -151,6 +154,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     for scheme in SCHEMES:
                         _log(f"(b) one call per request, {scheme}")
                         results["shape_b"][scheme] = _dicts(one_call_per_request(clients, upstream, scheme, cfg))
+                if "asyncpath" in only:
+                    mark("asyncpath")
+                    _log("async path, piece by piece (https)")
+                    results["asyncpath"] = {
+                        "in_view": _dicts(asyncpath.in_one_view(clients, "https", cfg.fast)),
+                        "per_request": _dicts(asyncpath.per_request(clients, "https", cfg.per_request_fast)),
+                    }
                 if "profile" in only:
                     mark("profile")
                     _log("profiles (https)")
