@@ -384,7 +384,12 @@ def _aiohttp_transport(name: str, kwargs: dict[str, Any], verify: ssl.SSLContext
     cert = kwargs.pop("cert", None)
     context = verify if isinstance(verify, ssl.SSLContext) else httpx.create_ssl_context(verify=verify)
     if cert:
-        context = httpx.create_ssl_context(verify=context if context is not _ssl_context else True, cert=cert)
+        if context is _ssl_context:  # never give the shared context a client certificate
+            context = httpx.create_ssl_context()
+        if isinstance(cert, (str, os.PathLike)):
+            context.load_cert_chain(cert)
+        else:
+            context.load_cert_chain(*cert)
 
     def session_factory() -> aiohttp.ClientSession:  # called on the background loop, on first use
         connector = aiohttp.TCPConnector(

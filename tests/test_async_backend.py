@@ -12,12 +12,14 @@ server), started and stopped by the test.
 from __future__ import annotations
 
 import asyncio
+import ssl
 import sys
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
+import trustme
 from flask import Flask
 
 import flask_oauth1_async._transport as transport_mod
@@ -186,12 +188,21 @@ def test_missing_extra_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> N
         ClientPool("demo", {"async_transport": "aiohttp"})._client_kwargs("async")
 
 
-def test_client_certificate_never_goes_into_the_shared_context() -> None:
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_client_certificate_never_goes_into_the_shared_context(backend: str, tmp_path: Any) -> None:
+    ca = trustme.CA()
+    pem = tmp_path / "client.pem"
+    ca.issue_cert("client.example").private_key_and_cert_chain_pem.write_to_path(str(pem))
     shared = default_ssl_context()
-    plain = ClientPool("plain", {})
-    assert plain._client_kwargs("sync")["verify"] is shared
-    with_cert = ClientPool("with-cert", {"cert": "/nonexistent/client.pem"})
-    for kind in ("sync", "async"):
-        verify = with_cert._client_kwargs(kind)["verify"]
-        assert isinstance(verify, type(shared))
-        assert verify is not shared
+    assert ClientPool("plain", {})._client_kwargs("sync")["verify"] is shared
+    with_cert = ClientPool("with-cert", {"cert": str(pem), "async_transport": backend})
+    contexts = [with_cert._client_kwargs("sync")["verify"]]
+    async_kwargs = with_cert._client_kwargs("async")
+    if backend == "aiohttp":
+        contexts.append(async_kwargs["transport"].ssl_context)
+        assert "cert" not in async_kwargs  # the transport holds it, httpx never sees it
+    else:
+        contexts.append(async_kwargs["verify"])
+    for context in contexts:
+        assert isinstance(context, ssl.SSLContext)
+        assert context is not shared
