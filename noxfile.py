@@ -8,12 +8,18 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 import shutil
 import subprocess
+import tarfile
+import tempfile
+import zipfile
+from pathlib import Path
 
 import nox
+from packaging.version import Version
 
-nox.options.sessions = ["tests", "tests_aiohttp", "tests_lowest", "lint", "typecheck", "docs", "e2e"]
+nox.options.sessions = ["tests", "tests_aiohttp", "tests_lowest", "lint", "typecheck", "docs", "build", "e2e"]
 nox.options.reuse_existing_virtualenvs = True
 
 PYPROJECT = nox.project.load_toml("pyproject.toml")
@@ -49,11 +55,58 @@ def _group(name: str) -> list[str]:
     return nox.project.dependency_groups(PYPROJECT, name)
 
 
+#: pytest-xdist workers for the test sessions. The suite is xdist-safe: every server
+#: binds port 0 on 127.0.0.1, temporary files come from tempfile/tmp_path, and the
+#: provider fixtures are per worker. ``NOX_PYTEST_WORKERS=0`` runs in one process;
+#: ``-- -n 4`` on the command line overrides it too (the last ``-n`` wins).
+PYTEST_WORKERS = os.environ.get("NOX_PYTEST_WORKERS", "2")
+
+#: The lowest version of every runtime dependency, as declared in pyproject.toml.
+#: tests_lowest installs exactly these; keep the two lists in step.
+LOWEST = {
+    "flask[async]": "2.0.3",
+    "werkzeug": "2.0.3",
+    "httpx": "0.28.0",
+    "asgiref": "3.7.2",
+    "authlib": "1.9.0",
+    "cryptography": "45.0.1",
+    "blinker": "1.6.2",
+}
+
+
+def _pytest(session: nox.Session, *args: str) -> None:
+    session.run(
+        "pytest",
+        "-n",
+        PYTEST_WORKERS,
+        "-p",
+        "no:cacheprovider",
+        *args,
+        *session.posargs,
+        env={"PYTHONFAULTHANDLER": "1"},
+    )
+
+
 @nox.session(python=PYTHONS)
 def tests(session: nox.Session) -> None:
-    """Run the test suite (real provider over HTTP/HTTPS, both view kinds)."""
+    """Run the test suite (real provider over HTTP/HTTPS, both view kinds), two workers."""
     session.install("-e", ".", *_group("tests"))
-    session.run("pytest", *session.posargs, env={"PYTHONFAULTHANDLER": "1"})
+    _pytest(session)
+
+
+def _lowest_out_of_step() -> list[str]:
+    """Differences between LOWEST and the ``>=`` bounds of ``[project] dependencies``."""
+    declared = {}
+    for requirement in PYPROJECT["project"]["dependencies"]:
+        name, _, bound = requirement.partition(">=")
+        declared[name.strip()] = bound.split(",")[0].strip()
+    problems = [
+        f"{name}: declared >={declared.get(name)}, tested {version}"
+        for name, version in LOWEST.items()
+        if name not in declared or Version(declared[name]) != Version(version)
+    ]
+    problems += [f"{name}: declared >={bound}, not in LOWEST" for name, bound in declared.items() if name not in LOWEST]
+    return problems
 
 
 @nox.session(python=DEFAULT_PYTHON)
@@ -61,15 +114,22 @@ def tests_aiohttp(session: nox.Session) -> None:
     """Run the suite with every awaited call on the aiohttp backend (the ``aiohttp`` extra)."""
     session.install("-e", ".[aiohttp]", *_group("tests"))
     env = {"PYTHONFAULTHANDLER": "1", "FLASK_OAUTH1_ASYNC_TEST_ASYNC_BACKEND": "aiohttp"}
-    session.run("pytest", "-p", "no:cacheprovider", *session.posargs, env=env)
+    session.run("pytest", "-n", PYTEST_WORKERS, "-p", "no:cacheprovider", *session.posargs, env=env)
 
 
 @nox.session(python=DEFAULT_PYTHON)
 def tests_lowest(session: nox.Session) -> None:
-    """Run the suite against the lowest supported Flask 2.x, Werkzeug, httpx and asgiref."""
+    """Run the suite against the lowest declared version of every runtime dependency."""
+    problems = _lowest_out_of_step()
+    if problems:
+        session.error("LOWEST in noxfile.py and pyproject.toml disagree: " + "; ".join(problems))
     session.install("-e", ".", *_group("tests"))
-    session.install("flask[async]==2.0.3", "werkzeug==2.0.3", "httpx==0.28.0", "asgiref==3.7.2")
-    session.run("pytest", "-p", "no:cacheprovider", *session.posargs)
+    session.install(*(f"{name}=={version}" for name, version in LOWEST.items()))
+    # The sqlalchemy extra has its own floor: Flask-SQLAlchemy 3.1 needs Flask 2.2.5,
+    # above the core's 2.0.3. Its tests (and the example app, which uses it) run in
+    # the tests sessions; here the core's lowest versions are what is tested.
+    session.log("tests_lowest leaves out the sqlalchemy extra's tests (Flask-SQLAlchemy 3.1 needs Flask >= 2.2.5)")
+    _pytest(session, "tests", "--ignore=tests/test_sqlalchemy_tokens.py")
 
 
 @nox.session(python=DEFAULT_PYTHON)
@@ -90,8 +150,116 @@ def typecheck(session: nox.Session) -> None:
 @nox.session(python=DEFAULT_PYTHON)
 def docs(session: nox.Session) -> None:
     """Build the HTML docs with sphinx-build -W (warnings are errors)."""
-    session.install("-e", ".", "-r", "docs/requirements.txt")
+    session.install("-e", ".[sqlalchemy,testing]", "-r", "docs/requirements.txt")
     session.run("sphinx-build", "-W", "--keep-going", "-b", "html", "docs", "docs/_build/html", *session.posargs)
+
+
+#: What the default sessions read from the source tree: an unpacked sdist must have all of it.
+SDIST_NEEDS_FILES = [
+    "pyproject.toml",
+    "noxfile.py",
+    "README.md",
+    "LICENSE",
+    "CHANGES.rst",
+    "docs/requirements.txt",
+    ".ci/run",
+]
+SDIST_NEEDS_DIRS = ["flask_oauth1_async", "tests", "e2e", "docs", "examples", "stubs", "benchmarks"]
+_NOT_SHIPPED = ("__pycache__", ".pyc", "docs/_build/", "e2e-screenshots/", "examples/instance/")
+
+
+def _tree_files(root: Path, top: str) -> set[str]:
+    found = set()
+    for path in (root / top).rglob("*"):
+        rel = path.relative_to(root).as_posix()
+        if path.is_file() and not any(part in rel for part in _NOT_SHIPPED):
+            found.add(rel)
+    return found
+
+
+def _check_sdist(session: nox.Session, sdist: Path) -> None:
+    with tarfile.open(sdist) as tar:
+        names = {name.split("/", 1)[1] for name in tar.getnames() if "/" in name}
+    root = Path.cwd()
+    wanted = set(SDIST_NEEDS_FILES)
+    for top in SDIST_NEEDS_DIRS:
+        wanted |= _tree_files(root, top)
+    missing = sorted(wanted - names)
+    if missing:
+        session.error(f"{sdist.name} lacks {len(missing)} file(s) the sessions need: {missing[:10]}")
+    junk = sorted(n for n in names if any(part in n for part in _NOT_SHIPPED))
+    if junk:
+        session.error(f"{sdist.name} ships build or cache files: {junk[:10]}")
+    session.log(f"{sdist.name}: {len(names)} files, all {len(wanted)} needed files present")
+
+
+def _check_wheel(session: nox.Session, wheel: Path) -> None:
+    with zipfile.ZipFile(wheel) as zf:
+        names = zf.namelist()
+    package = [n for n in names if n.startswith("flask_oauth1_async/")]
+    dist_info = [n for n in names if n.split("/", 1)[0].endswith(".dist-info")]
+    if "flask_oauth1_async/py.typed" not in names:
+        session.error(f"{wheel.name} lacks flask_oauth1_async/py.typed")
+    if not any(n.endswith(".dist-info/licenses/LICENSE") for n in dist_info):
+        session.error(f"{wheel.name} lacks its LICENSE (.dist-info/licenses/LICENSE)")
+    stray = sorted(set(names) - set(package) - set(dist_info))
+    if stray:
+        session.error(f"{wheel.name} ships files outside the package: {stray[:10]}")
+    tests_inside = [n for n in package if "/tests/" in n or n.rsplit("/", 1)[-1].startswith("test_")]
+    if tests_inside:
+        session.error(f"{wheel.name} ships tests: {tests_inside[:10]}")
+    session.log(f"{wheel.name}: {len(package)} package files, py.typed and LICENSE present, no tests")
+
+
+def _lowest_backend() -> str:
+    """``flit_core==X`` for the lower bound declared in ``[build-system] requires``."""
+    (requirement,) = PYPROJECT["build-system"]["requires"]
+    match = re.fullmatch(r"flit_core\s*>=\s*([\d.]+)\s*,\s*<\s*[\d.]+", requirement)
+    if match is None:
+        raise ValueError(f"unexpected build requirement {requirement!r}: update noxfile.build")
+    return f"flit_core=={match.group(1)}"
+
+
+def _unpack(sdist: Path, into: str) -> Path:
+    with tarfile.open(sdist) as tar:
+        if hasattr(tarfile, "data_filter"):
+            tar.extractall(into, filter="data")
+        else:  # Pythons before the extraction filters; the archive was built here
+            tar.extractall(into)  # noqa: S202
+    (unpacked,) = Path(into).iterdir()
+    return unpacked
+
+
+@nox.session(python=DEFAULT_PYTHON)
+def build(session: nox.Session) -> None:
+    """Build the sdist and the wheel, run twine check --strict, check their contents.
+
+    ``python -m build`` runs twice: with the lowest flit_core that pyproject.toml
+    declares (pinned through PIP_CONSTRAINT) and with the newest one allowed. The
+    sdist is then unpacked and ``nox --list`` runs inside it, to show that its
+    noxfile loads there. The newest build is left in ``dist/``.
+    """
+    session.install("build", "twine", "nox")
+    out = Path("dist")
+    with tempfile.TemporaryDirectory() as tmp:
+        constraints = Path(tmp) / "constraints.txt"
+        constraints.write_text(_lowest_backend() + "\n")
+        for label, outdir, env in [
+            (f"lowest backend ({_lowest_backend()})", Path(tmp) / "lowest", {"PIP_CONSTRAINT": str(constraints)}),
+            ("newest backend", out, {}),
+        ]:
+            session.log(f"building with the {label}")
+            shutil.rmtree(outdir, ignore_errors=True)
+            session.run("python", "-m", "build", "--outdir", str(outdir), ".", env=env)
+            sdists, wheels = sorted(outdir.glob("*.tar.gz")), sorted(outdir.glob("*.whl"))
+            if len(sdists) != 1 or len(wheels) != 1:
+                session.error(f"expected one sdist and one wheel in {outdir}/, found {sdists + wheels}")
+            session.run("twine", "check", "--strict", str(sdists[0]), str(wheels[0]))
+            _check_sdist(session, sdists[0])
+            _check_wheel(session, wheels[0])
+        unpacked = _unpack(sorted(out.glob("*.tar.gz"))[0], str(Path(tmp) / "unpacked"))
+        session.run("nox", "--list", "--noxfile", str(unpacked / "noxfile.py"), silent=True)
+    session.log("the sdist's noxfile loads from the unpacked sdist")
 
 
 @nox.session(python=DEFAULT_PYTHON)
@@ -100,7 +268,7 @@ def demo(session: nox.Session) -> None:
 
     Arguments after ``--`` go to examples/run_demo.py (``--port``, ``--provider-port``).
     """
-    session.install("-e", ".", "cachelib")
+    session.install("-e", ".[sqlalchemy]", "cachelib")
     session.run("python", "examples/run_demo.py", *session.posargs)
 
 
@@ -115,12 +283,19 @@ def _ensure_chromium(session: nox.Session) -> None:
         session.log(f"{CHROMIUM} is missing: installing Debian's chromium package")
         session.run("apt-get", "update", "-qq", external=True)
         session.run(
-            "apt-get", "install", "-y", "-qq", "chromium", external=True, env={"DEBIAN_FRONTEND": "noninteractive"}
+            "apt-get",
+            "install",
+            "-y",
+            "-qq",
+            "--no-install-recommends",
+            "chromium",
+            external=True,
+            env={"DEBIAN_FRONTEND": "noninteractive"},
         )
     if not os.path.exists(CHROMIUM):
         session.error(
             f"{CHROMIUM} is missing: install Debian's browser with 'apt-get install -y chromium' "
-            "(as root). Playwright's own browser download is never used."
+            "(as root; --no-install-recommends is enough). Playwright's own browser download is never used."
         )
 
 
@@ -128,7 +303,7 @@ def _ensure_chromium(session: nox.Session) -> None:
 def e2e(session: nox.Session) -> None:
     """Drive the demo in headless Chromium with Playwright (Debian's chromium, never a downloaded one)."""
     _ensure_chromium(session)
-    session.install("-e", ".", "cachelib", "pytest", "playwright")
+    session.install("-e", ".[sqlalchemy]", "cachelib", "pytest", "playwright")
     session.run("pytest", "e2e", "-p", "no:cacheprovider", *session.posargs, env={"PYTHONFAULTHANDLER": "1"})
 
 

@@ -301,9 +301,19 @@ def create_provider(
 
     @app.get("/")
     def home() -> str:
-        body = """<h1>Demo Provider</h1><p>An OAuth 1.0a provider for the flask_oauth1_async examples.</p>
+        body = f"""<h1>Demo Provider</h1><p>An OAuth 1.0a provider for the flask_oauth1_async examples.
+Everything is kept in memory; restart it and every token it issued is forgotten.</p>
+<h2 style="font-size:1.05rem">Consumer</h2>
+<p>Register your client with this consumer key and secret (signature method HMAC-SHA1):</p>
+<ul><li>consumer key (client_id): <code>{html.escape(client_id)}</code></li>
+<li>consumer secret (client_secret): <code>{html.escape(client_secret)}</code></li></ul>
+<h2 style="font-size:1.05rem">Endpoints</h2>
 <ul><li>POST /oauth/request_token</li><li>GET /oauth/authorize</li><li>POST /oauth/access_token</li>
-<li>GET /api/me, /api/timeline, /api/followers, /api/notifications</li></ul>"""
+<li>GET /api/me, /api/timeline, /api/followers, /api/notifications</li></ul>
+<h2 style="font-size:1.05rem">Run it</h2>
+<p>Alone: <code>python examples/demo_provider.py --port 5001</code> (needs the package and Authlib installed,
+e.g. <code>pip install -e .</code>). With the login example: <code>nox -s demo</code>, or
+<code>python examples/run_demo.py</code>.</p>"""
         return _PAGE.format(title="Demo Provider", body=body)
 
     @app.post("/oauth/request_token")

@@ -35,11 +35,13 @@ from .errors import (
     OAuthError,
     ProviderError,
     ProviderHTTPError,
+    RateLimitedError,
     RequestTimeoutError,
     TransportError,
 )
 from .registry import EXTENSION_KEY, OAuth
 from .remote import RemoteApp
+from .retry import RetryPolicy
 from .signing import Signer
 from .temporary_credentials import TemporaryCredentialCache
 from .tokens import OAuth1Token, TokenLike
@@ -69,8 +71,10 @@ __all__ = [
     "PendingCall",
     "ProviderError",
     "ProviderHTTPError",
+    "RateLimitedError",
     "RemoteApp",
     "RequestTimeoutError",
+    "RetryPolicy",
     "Signer",
     "TemporaryCredentialCache",
     "TokenLike",

@@ -97,6 +97,8 @@ class RemoteBinding:
             signature_type=str(options.get("signature_type") or "header"),
             realm=options.get("realm"),
             rsa_key=options.get("rsa_key"),
+            body_hash=bool(options.get("body_hash", False)),
+            timestamp_offset=options.get("timestamp_offset", 0),
         )
         self.pool = ClientPool(settings.name, settings.http_options)
         ttl = settings.request_token_ttl

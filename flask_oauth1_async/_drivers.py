@@ -5,6 +5,7 @@ itself and yields *effects* instead (the model is httpx's ``Auth.auth_flow``):
 
 * :class:`Build` - "build this :class:`httpx.Request` with the client's defaults";
 * :class:`Send` - "send this request and give me the response";
+* :class:`Sleep` - "wait this long" (a retry honouring ``Retry-After``);
 * :class:`Invoke` - "call this user callback (``fetch_token``, a cache
   method), which may be a plain function or an ``async def``", optionally
   through a :class:`Gate` that merges concurrent calls.
@@ -21,6 +22,7 @@ import asyncio
 import contextvars
 import functools
 import inspect
+import time
 from collections.abc import Awaitable, Callable, Generator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol, TypeVar
@@ -30,7 +32,19 @@ from asgiref.sync import async_to_sync, iscoroutinefunction, sync_to_async
 
 T = TypeVar("T")
 
-__all__ = ["Build", "Effect", "Flow", "Gate", "Invoke", "Send", "call_async", "call_sync", "run_async", "run_sync"]
+__all__ = [
+    "Build",
+    "Effect",
+    "Flow",
+    "Gate",
+    "Invoke",
+    "Send",
+    "Sleep",
+    "call_async",
+    "call_sync",
+    "run_async",
+    "run_sync",
+]
 
 
 class Gate(Protocol):
@@ -88,7 +102,19 @@ class Invoke:
         return f"Invoke({getattr(self.func, '__qualname__', type(self.func).__name__)})"
 
 
-Effect = Build | Send | Invoke
+class Sleep:
+    """Effect: wait *seconds* (``time.sleep`` or ``asyncio.sleep``)."""
+
+    __slots__ = ("seconds",)
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    def __repr__(self) -> str:
+        return f"Sleep({self.seconds:g})"
+
+
+Effect = Build | Send | Invoke | Sleep
 Flow = Generator[Effect, Any, T]
 
 
@@ -111,6 +137,8 @@ def run_sync(flow: Flow[T], client: httpx.Client) -> T:
                         value = client.send(effect.request, follow_redirects=effect.follow_redirects)
                 elif isinstance(effect, Build):
                     value = client.build_request(effect.method, effect.url, **effect.kwargs)
+                elif isinstance(effect, Sleep):
+                    time.sleep(effect.seconds)
                 elif effect.gate is not None:
                     value = effect.gate.run_sync(functools.partial(call_sync, effect.func, effect.args))
                 else:
@@ -144,6 +172,8 @@ async def run_async(
                         value = await run_on_loop(client.send(effect.request, follow_redirects=effect.follow_redirects))
                 elif isinstance(effect, Build):
                     value = client.build_request(effect.method, effect.url, **effect.kwargs)
+                elif isinstance(effect, Sleep):
+                    await asyncio.sleep(effect.seconds)
                 elif effect.gate is not None:
                     value = await effect.gate.run_async(functools.partial(call_async, effect.func, effect.args))
                 else:

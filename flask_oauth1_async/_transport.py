@@ -512,7 +512,7 @@ class ClientPool:
             hint = " (use api_base_url instead)" if "base_url" in unknown else ""
             raise ConfigurationError(
                 f"client_kwargs of remote app {name!r} has unknown keys {unknown}{hint}; allowed are the "
-                "httpx client options and the OAuth 1 options (signature_method, signature_type, realm, rsa_key)"
+                "httpx client options and the OAuth 1 options of docs/configuration.rst (signature_method, ...)"
             )
         self._options = {k: v for k, v in options.items() if k != "verify"}
         self._verify = _resolve_verify(options.get("verify", True))

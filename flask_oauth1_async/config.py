@@ -16,6 +16,7 @@ from types import MappingProxyType
 from typing import Any
 
 from .errors import ConfigurationError
+from .retry import RetryPolicy
 
 __all__ = ["CONFIG_KEYS", "EXTRA_KEYS", "OAUTH1_CLIENT_KWARGS", "RemoteSettings", "resolve_settings"]
 
@@ -42,10 +43,21 @@ EXTRA_KEYS: tuple[str, ...] = (
     "request_token_method",
     "access_token_method",
     "access_token_headers",
+    "consumer_only",
+    "retry",
+    "authorize_token_param",
+    "authorize_consumer_key_param",
 )
 
 #: ``client_kwargs`` entries that configure OAuth 1 signing instead of httpx.
-OAUTH1_CLIENT_KWARGS: tuple[str, ...] = ("signature_method", "signature_type", "realm", "rsa_key")
+OAUTH1_CLIENT_KWARGS: tuple[str, ...] = (
+    "signature_method",
+    "signature_type",
+    "realm",
+    "rsa_key",
+    "body_hash",
+    "timestamp_offset",
+)
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
@@ -59,7 +71,9 @@ def resolve_settings(
     *overwrite*, a non-empty config value replaces the keyword, and
     dict-valued settings are merged with the config's entries on top.
     """
-    settings = dict(registered)
+    # Dict values are copied: the result may be handed out or changed
+    # without touching what was registered.
+    settings = {k: dict(v) if isinstance(v, Mapping) else v for k, v in registered.items()}
     prefix = name.upper() + "_"
     for key in CONFIG_KEYS:
         value = config.get(prefix + key.upper())
@@ -128,6 +142,17 @@ class RemoteSettings:
     http_options: Mapping[str, Any]
     #: The remote's own ``fetch_token()`` (no argument), if registered with one.
     fetch_token: Callable[[], Any] | None = None
+    #: Sign resource calls with the consumer key alone (two-legged): False,
+    #: True (no ``oauth_token``) or ``"empty"`` (an empty ``oauth_token``).
+    consumer_only: bool | str = False
+    #: Retry policy of rate-limited resource calls, or None.
+    retry: RetryPolicy | None = None
+    #: Name of the request-token parameter of the authorize URL (E*TRADE: ``token``).
+    authorize_token_param: str = "oauth_token"  # noqa: S105 - a parameter name, not a secret
+    #: If set, the authorize URL also carries the consumer key under this name (E*TRADE: ``key``).
+    authorize_consumer_key_param: str | None = None
+    #: Follow redirects of resource calls (from ``client_kwargs['follow_redirects']``).
+    follow_redirects: bool = False
 
     def __repr__(self) -> str:
         return (
@@ -158,6 +183,14 @@ class RemoteSettings:
         if fetch is not None and not callable(fetch):
             raise ConfigurationError(f"fetch_token of remote app {name!r} must be callable")
         secret = settings.get("client_secret")
+        consumer_only = settings.get("consumer_only", False)
+        if consumer_only not in (False, True, "empty"):
+            raise ConfigurationError(f"consumer_only of remote app {name!r} must be False, True or 'empty'")
+        retry = settings.get("retry")
+        if retry is not None and not isinstance(retry, RetryPolicy):
+            raise ConfigurationError(f"retry of remote app {name!r} must be a flask_oauth1_async.RetryPolicy")
+        token_param = settings.get("authorize_token_param") or "oauth_token"
+        key_param = settings.get("authorize_consumer_key_param")
         return cls(
             name=name,
             client_id=str(client_id),
@@ -177,6 +210,11 @@ class RemoteSettings:
             oauth_options=MappingProxyType(oauth_options),
             http_options=MappingProxyType(client_kwargs),
             fetch_token=fetch,
+            consumer_only=consumer_only,
+            retry=retry,
+            authorize_token_param=str(token_param),
+            authorize_consumer_key_param=None if key_param is None else str(key_param),
+            follow_redirects=bool(client_kwargs.get("follow_redirects", False)),
         )
 
     def require(self, key: str) -> str:

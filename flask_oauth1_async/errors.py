@@ -20,7 +20,10 @@ Where Authlib has a class for the same situation, ours inherits from it too
         │                                 exchange with a 4xx (a forged or stale
         │                                 verifier); also a ProviderHTTPError
         ├── ProviderError                 the provider's answer cannot be used
-        │   ├── ProviderHTTPError         non-2xx answer; carries ``status_code``
+        │   ├── ProviderHTTPError         non-2xx answer; carries status_code,
+        │   │   │                         the provider's oauth_problem and the
+        │   │   │                         base_string we signed (masked)
+        │   │   └── RateLimitedError      429 (or 420); carries retry_after
         │   ├── InvalidTokenResponseError 2xx answer that is not a token
         │   └── CallbackNotConfirmedError oauth_callback_confirmed is not "true"
         ├── TransportError                network failure; wraps the httpx exception
@@ -65,8 +68,11 @@ __all__ = [
     "OAuthError",
     "ProviderError",
     "ProviderHTTPError",
+    "RateLimitedError",
     "RequestTimeoutError",
     "TransportError",
+    "mask_secrets",
+    "quote_body",
 ]
 
 #: How many characters of a provider's response body an error may quote.
@@ -90,6 +96,17 @@ _SECRET_ELEMENT = re.compile(
 )
 
 
+def mask_secrets(text: str) -> str:
+    """Replace the values of secret fields in *text* by ``***``.
+
+    The fields are :data:`SECRET_FIELD_NAMES`, written as form fields, JSON
+    members, XML elements, or percent-encoded once or twice (as in a
+    signature base string).
+    """
+    masked = _SECRET_FIELD.sub(lambda m: f"{m.group(1)}{m.group(2)}***", text)
+    return _SECRET_ELEMENT.sub(lambda m: f"{m.group(1)}***", masked)
+
+
 def quote_body(text: str, limit: int = MAX_QUOTED_BODY) -> str:
     """Return a short, secret-free excerpt of a provider's response body.
 
@@ -97,9 +114,7 @@ def quote_body(text: str, limit: int = MAX_QUOTED_BODY) -> str:
     and ``oauth_signature`` are replaced by ``***`` and the result is cut to
     *limit* characters (an ellipsis marks a cut).
     """
-    masked = _SECRET_FIELD.sub(lambda m: f"{m.group(1)}{m.group(2)}***", text)
-    masked = _SECRET_ELEMENT.sub(lambda m: f"{m.group(1)}***", masked)
-    masked = " ".join(masked.split())
+    masked = " ".join(mask_secrets(text).split())
     if len(masked) > limit:
         return masked[:limit] + "..."
     return masked
@@ -184,12 +199,38 @@ class ProviderHTTPError(ProviderError):
 
     error = "provider_http_error"
 
-    def __init__(self, description: str, *, status_code: int, body_excerpt: str = "") -> None:
+    def __init__(
+        self,
+        description: str,
+        *,
+        status_code: int,
+        body_excerpt: str = "",
+        oauth_problem: str = "",
+        base_string: str = "",
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(description)
         #: The HTTP status the provider answered with.
         self.status_code = status_code
         #: At most :data:`MAX_QUOTED_BODY` characters of the body, secrets masked.
         self.body_excerpt = body_excerpt
+        #: The provider's ``oauth_problem`` (``signature_invalid``, ``timestamp_refused``...), if it sent one.
+        self.oauth_problem = oauth_problem
+        #: The signature base string we signed, secrets masked: compare it with the provider's.
+        self.base_string = base_string
+        #: Seconds to wait before trying again, from ``Retry-After`` or a rate-limit reset header.
+        self.retry_after = retry_after
+
+
+class RateLimitedError(ProviderHTTPError):
+    """A token endpoint answered 429 (or Twitter's 420): too many requests.
+
+    ``retry_after`` holds the seconds to wait, when the provider said
+    (``Retry-After`` or an ``x-rate-limit-reset`` style header). Uncaught,
+    it is answered 503 with that ``Retry-After``.
+    """
+
+    error = "rate_limited"
 
 
 class AccessTokenRefusedError(AuthorizationError, ProviderHTTPError):

@@ -14,15 +14,17 @@ the request, the session and :data:`flask.g`, and builds the redirect.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import time
 from collections.abc import Callable, Mapping, MutableMapping
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
 
-from ._drivers import Build, Flow, Send
+from ._drivers import Build, Flow, Send, Sleep
 from .config import RemoteSettings
 from .errors import (
     AccessDeniedError,
@@ -33,20 +35,26 @@ from .errors import (
     InvalidTokenResponseError,
     MissingVerifierError,
     ProviderHTTPError,
+    RateLimitedError,
     RequestTimeoutError,
     TransportError,
+    mask_secrets,
     quote_body,
 )
+from .retry import RetryPolicy, retry_after_seconds
 from .signing import Signer
 from .temporary_credentials import PendingLogins
 from .tokens import OAuth1Token, TokenSlot, resolve_token
 
 __all__ = [
     "DENIED_PROBLEMS",
+    "Login",
+    "base_string_of",
     "call_resource",
     "finish_login",
     "join_url",
     "parse_token_response",
+    "refusal",
     "send",
     "start_login",
 ]
@@ -138,19 +146,7 @@ def parse_token_response(
     """
     text = _body_text(response)
     if not response.is_success:
-        problem = ""
-        try:
-            fields = dict(parse_qsl(text, keep_blank_values=True))
-        except ValueError:
-            fields = {}
-        if fields.get("oauth_problem"):
-            problem = f" (oauth_problem={quote_body(fields['oauth_problem'], 60)})"
-        excerpt = quote_body(text)
-        raise refused(
-            f"the {endpoint} endpoint answered HTTP {response.status_code}{problem}: {excerpt}",
-            status_code=response.status_code,
-            body_excerpt=excerpt,
-        )
+        raise refusal(response, endpoint, text, refused)
     data: dict[str, Any] = {}
     content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "application/json" or text.lstrip().startswith("{"):
@@ -179,6 +175,68 @@ def parse_token_response(
     return data
 
 
+_CLOCK_PROBLEMS = frozenset({"timestamp_refused", "timestamp_invalid", "timestamp_expired"})
+
+
+def _problem_fields(response: httpx.Response, text: str) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    with contextlib.suppress(ValueError):
+        fields.update(parse_qsl(text.strip(), keep_blank_values=True))
+    header = response.headers.get("www-authenticate", "")
+    if "oauth_problem" in header and "oauth_problem" not in fields:
+        for part in header.replace("OAuth ", "", 1).split(","):
+            key, _, value = part.strip().partition("=")
+            fields.setdefault(key, value.strip('"'))
+    return fields
+
+
+def base_string_of(response: httpx.Response) -> str:
+    """The signature base string of the request behind *response*, secrets masked ("" if unsigned)."""
+    try:
+        request = response.request
+    except RuntimeError:
+        return ""
+    return mask_secrets(str(request.extensions.get("oauth1_base_string", "")))
+
+
+def refusal(
+    response: httpx.Response, endpoint: str, text: str, refused: type[ProviderHTTPError] = ProviderHTTPError
+) -> ProviderHTTPError:
+    """The typed error for a non-2xx token-endpoint answer, with what helps explain it.
+
+    It carries the status, a masked excerpt of the body, the provider's
+    ``oauth_problem`` (from the body or ``WWW-Authenticate``), the base string
+    we signed (masked) and, for a 429/420, the seconds to wait. A timestamp
+    refusal says how far our clock is off when the provider tells its
+    acceptable range.
+    """
+    status = response.status_code
+    fields = _problem_fields(response, text)
+    problem = fields.get("oauth_problem", "")
+    detail = f" (oauth_problem={quote_body(problem, 60)})" if problem else ""
+    if problem in _CLOCK_PROBLEMS:
+        detail += "; the provider refused our oauth_timestamp: check this server's clock"
+        low, _, high = fields.get("oauth_acceptable_timestamps", "").partition("-")
+        if low.isdigit() and high.isdigit():
+            offset = (int(low) + int(high)) // 2 - int(time.time())
+            detail += f", or register the remote with client_kwargs={{'timestamp_offset': {offset}}}"
+        else:
+            detail += ", or set client_kwargs['timestamp_offset'] (seconds)"
+    excerpt = quote_body(text)
+    base = base_string_of(response)
+    cls: type[ProviderHTTPError] = RateLimitedError if status in (420, 429) else refused
+    error = cls(
+        f"the {endpoint} endpoint answered HTTP {status}{detail}: {excerpt}",
+        status_code=status,
+        body_excerpt=excerpt,
+        oauth_problem=problem,
+        base_string=base,
+        retry_after=retry_after_seconds(response.headers),
+    )
+    log.debug("the %s endpoint refused a signed request (HTTP %s); we signed: %s", endpoint, status, base)
+    return error
+
+
 def _with_params(url: str, params: Mapping[str, Any]) -> str:
     if not params:
         return url
@@ -194,6 +252,15 @@ def _params_kwargs(method: str, params: Mapping[str, Any]) -> dict[str, Any]:
     return {"data" if method in ("POST", "PUT") else "params": dict(params)}
 
 
+class Login(NamedTuple):
+    """The result of :func:`finish_login`."""
+
+    #: The access token, with the provider's extra fields.
+    token: OAuth1Token
+    #: The "next" URL stored when the login started, if any.
+    next_url: str | None
+
+
 def start_login(
     settings: RemoteSettings,
     signer: Signer,
@@ -201,11 +268,13 @@ def start_login(
     session: MutableMapping[str, Any],
     callback: str,
     authorize_kwargs: Mapping[str, Any],
+    next_url: str | None = None,
 ) -> Flow[str]:
     """Fetch a request token, keep it in *store*, and return the authorize URL.
 
     *callback* is the absolute callback URL, or ``"oob"`` for PIN logins.
     *authorize_kwargs* are added to the authorize URL, over ``authorize_params``.
+    *next_url* (already checked) is kept with the pending login, never sent.
     """
     request_token_url = settings.require("request_token_url")
     authorize_url = settings.require("authorize_url")
@@ -220,8 +289,11 @@ def start_login(
             "section 2.1 requires (an OAuth 1.0a provider); if this provider only speaks legacy "
             "OAuth 1.0, register it with require_callback_confirmed=False"
         )
-    yield from store.save(session, data["oauth_token"], data["oauth_token_secret"])
-    params: dict[str, Any] = {**settings.authorize_params, **authorize_kwargs, "oauth_token": data["oauth_token"]}
+    yield from store.save(session, data["oauth_token"], data["oauth_token_secret"], next_url)
+    params: dict[str, Any] = {**settings.authorize_params, **authorize_kwargs}
+    if settings.authorize_consumer_key_param:
+        params[settings.authorize_consumer_key_param] = settings.client_id
+    params[settings.authorize_token_param] = data["oauth_token"]
     log.debug("request token obtained for %r; redirecting to the authorize URL", settings.name)
     return _with_params(authorize_url, params)
 
@@ -233,7 +305,7 @@ def finish_login(
     session: MutableMapping[str, Any],
     query: Mapping[str, str],
     kwargs: Mapping[str, Any],
-) -> Flow[OAuth1Token]:
+) -> Flow[Login]:
     """Check the callback *query*, claim the pending login, and fetch the access token.
 
     *kwargs* may carry ``oauth_token`` / ``oauth_verifier`` (a PIN login, or
@@ -260,23 +332,29 @@ def finish_login(
         raise CallbackTokenError(
             "the callback has no oauth_token parameter; was this URL opened directly?", reason="missing"
         )
-    secret = yield from store.claim(session, oauth_token)
+    claimed = yield from store.claim(session, oauth_token)
     verifier = explicit_verifier or query.get("oauth_verifier")
-    if not verifier:
+    if not verifier and settings.require_callback_confirmed:
+        # A legacy OAuth 1.0 provider (require_callback_confirmed=False) sends
+        # no verifier; the exchange then goes ahead without one.
         raise MissingVerifierError("the callback has no oauth_verifier parameter (RFC 5849 section 2.2)")
     method = settings.access_token_method
     build_kwargs = _params_kwargs(method, {**settings.access_token_params, **extra})
     if settings.access_token_headers:
         build_kwargs["headers"] = dict(settings.access_token_headers)
     req: httpx.Request = yield Build(method, access_token_url, build_kwargs)
-    req = signer.sign(req, token=oauth_token, token_secret=secret, verifier=verifier)
+    req = signer.sign(req, token=oauth_token, token_secret=claimed.secret, verifier=verifier or None)
     response = yield from send(req)
     # A 4xx is the provider refusing this callback's verifier or token (an
     # edited callback URL): an AuthorizationError. A 5xx stays a ProviderHTTPError.
     refused = AccessTokenRefusedError if response.status_code < 500 else ProviderHTTPError
     data = parse_token_response(response, "access token", refused=refused)
     log.debug("access token obtained for %r", name)
-    return OAuth1Token(data)
+    return Login(OAuth1Token(data), claimed.next_url)
+
+
+_PER_CALL_OPTIONS = ("consumer_only", "body_hash", "retry", "sign_multipart_fields")
+_MAX_REDIRECTS = 20
 
 
 def call_resource(
@@ -292,17 +370,87 @@ def call_resource(
     fetch_args: tuple[Any, ...],
     kwargs: dict[str, Any],
 ) -> Flow[httpx.Response]:
-    """A signed (or, with *withhold_token*, unsigned) API call; returns the response."""
+    """A signed (or, with *withhold_token*, unsigned) API call; returns the response.
+
+    Besides httpx's keywords, *kwargs* may hold ``consumer_only`` (sign with
+    the consumer key alone: ``True``, or ``"empty"`` for an empty
+    ``oauth_token``), ``body_hash`` (add ``oauth_body_hash``), ``retry`` (a
+    :class:`~.retry.RetryPolicy`, or None to turn the remote's off) and
+    ``sign_multipart_fields`` (sign the ``data=`` fields of a multipart
+    upload). Redirects, when followed, are re-signed hop by hop with a fresh
+    nonce, and only to the same origin; another origin gets an unsigned
+    request. Each retry is signed anew too.
+    """
     if "auth" in kwargs:
         raise TypeError(
             "auth= is not accepted: the remote app signs requests itself. For a request with other "
             "credentials, pass withhold_token=True and set the Authorization header in headers="
         )
     request_kwargs = dict(kwargs)
+    options = {k: request_kwargs.pop(k) for k in _PER_CALL_OPTIONS if k in request_kwargs}
     follow = request_kwargs.pop("follow_redirects", None)
+    follow = settings.follow_redirects if follow is None else bool(follow)
+    consumer_only = options.get("consumer_only", settings.consumer_only)
+    if consumer_only not in (False, True, "empty"):
+        raise ConfigurationError("consumer_only must be False, True or 'empty'")
+    retry = options.get("retry", settings.retry)
+    if retry is not None and not isinstance(retry, RetryPolicy):
+        raise ConfigurationError("retry must be a flask_oauth1_async.RetryPolicy or None")
+    extra: list[tuple[str, str]] = []
+    if options.get("sign_multipart_fields"):
+        data = request_kwargs.get("data") or {}
+        extra = [(str(k), str(v)) for k, v in (data.items() if isinstance(data, Mapping) else data)]
     target = join_url(settings.api_base_url, url)
-    req: httpx.Request = yield Build(method.upper(), target, request_kwargs)
-    if not withhold_token:
+    method = method.upper()
+
+    sign_token: str | None = None
+    token_secret: str | None = None
+    signed = not withhold_token
+    if signed and consumer_only:
+        sign_token = "" if consumer_only == "empty" else None
+    elif signed:
         tok = yield from resolve_token(settings.name, token, slot, fetch, fetch_args)
-        req = signer.sign(req, token=tok.token, token_secret=tok.secret)
-    return (yield from send(req, follow))
+        sign_token, token_secret = tok.token, tok.secret
+
+    def sign(req: httpx.Request) -> httpx.Request:
+        if not signed:
+            return req
+        req.headers.pop("authorization", None)
+        return signer.sign(
+            req, token=sign_token, token_secret=token_secret, body_hash=options.get("body_hash"), extra_params=extra
+        )
+
+    attempt = 1
+    waited = 0.0
+    while True:
+        req: httpx.Request = yield Build(method, target, dict(request_kwargs))
+        response = yield from send(sign(req), follow_redirects=False)
+        origin = req.url.copy_with(path="/", query=None, fragment=None)
+        for _ in range(_MAX_REDIRECTS):
+            if not follow or not response.is_redirect or response.next_request is None:
+                break
+            hop = response.next_request
+            same_origin = hop.url.copy_with(path="/", query=None, fragment=None) == origin
+            hop = sign(hop) if same_origin else _unsigned(hop)
+            response = yield from send(hop, follow_redirects=False)
+            origin = origin if same_origin else hop.url.copy_with(path="/", query=None, fragment=None)
+            signed = signed and same_origin  # never sign for another host, not even on the way back
+        else:
+            if follow and response.is_redirect:
+                raise TransportError(f"more than {_MAX_REDIRECTS} redirects calling {method} {_safe_url(target)}")
+        if response.status_code == 401 and not withhold_token:
+            log.debug(
+                "a signed %s %s was refused (401); we signed: %s", method, _safe_url(target), base_string_of(response)
+            )
+        delay = retry.delay(method, response.status_code, response.headers, attempt, waited) if retry else None
+        if delay is None:
+            return response
+        log.debug("retrying %s %s in %.3g s (HTTP %s)", method, _safe_url(target), delay, response.status_code)
+        yield Sleep(delay)
+        waited += delay
+        attempt += 1
+
+
+def _unsigned(request: httpx.Request) -> httpx.Request:
+    request.headers.pop("authorization", None)
+    return request

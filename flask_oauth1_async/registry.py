@@ -10,6 +10,7 @@ settings and their config keys are described in ``docs/configuration.rst``.
 from __future__ import annotations
 
 import logging
+import math
 import weakref
 from collections.abc import Callable, Mapping
 from typing import Any, cast
@@ -21,7 +22,7 @@ from ._binding import EXTENSION_KEY, AppState, RemoteBinding
 from ._dual import PendingCall
 from ._transport import default_ssl_context
 from .config import CONFIG_KEYS, EXTRA_KEYS, RemoteSettings, resolve_settings
-from .errors import AccessDeniedError, AuthorizationError
+from .errors import AccessDeniedError, AuthorizationError, RateLimitedError
 from .remote import RemoteApp
 from .temporary_credentials import TemporaryCredentialCache
 
@@ -32,21 +33,32 @@ log = logging.getLogger("flask_oauth1_async")
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 
 
-def _render_authorization_error(exc: AuthorizationError) -> Any:
-    """Default answer for an uncaught callback error: 400 (403 when denied), no traceback.
+def _render_default(exc: AuthorizationError | RateLimitedError) -> Any:
+    """Default answer for an uncaught callback error or rate limit, with no traceback.
 
-    Registered by :meth:`OAuth.init_app` for :class:`AuthorizationError`. A
-    handler the app registered for a broader class (``OAuthError``,
-    ``Exception``...) is used instead; one for ``AuthorizationError`` or a
-    subclass replaces this function altogether (Flask picks the most specific).
+    Registered by :meth:`OAuth.init_app` for :class:`AuthorizationError`
+    (400, or 403 when the user denied) and :class:`RateLimitedError` (503 with
+    ``Retry-After``). A handler the app registered for a broader class
+    (``ProviderError``, ``OAuthError``, ``Exception``...) is used instead; one
+    for the class itself or a subclass replaces this function altogether
+    (Flask picks the most specific).
     """
     app = current_app
     handlers = app.error_handler_spec.get(None, {}).get(None, {})
     mro = type(exc).__mro__
-    for cls in mro[mro.index(AuthorizationError) + 1 :]:
+    own = AuthorizationError if isinstance(exc, AuthorizationError) else RateLimitedError
+    for cls in mro[mro.index(own) + 1 :]:
         handler = handlers.get(cls)
         if handler is not None:
             return app.ensure_sync(handler)(exc)
+    if isinstance(exc, RateLimitedError) and not isinstance(exc, AuthorizationError):
+        log.info("OAuth 1 provider rate limit (%s): %s", exc.error, exc.description)
+        response = WerkzeugResponse(
+            "The sign-in service is busy; please try again shortly.\n", status=503, mimetype="text/plain"
+        )
+        if exc.retry_after is not None:
+            response.headers["Retry-After"] = str(max(0, math.ceil(exc.retry_after)))
+        return response
     status = 403 if isinstance(exc, AccessDeniedError) else 400
     log.info("OAuth 1 callback rejected (%s): %s", exc.error, exc.description)
     body = f"Sign-in failed: {exc.description}\n"
@@ -101,10 +113,15 @@ class OAuth:
             self.cache = cache
         if fetch_token is not None:
             self.fetch_token = fetch_token
+        if self._app is None:
+            # Settings read outside an app context come from this app (one app,
+            # the common case; with several, use an app context).
+            self._app = app
         state = AppState(self, self.cache, self.fetch_token)
         app.extensions[EXTENSION_KEY] = state
         self._app_states.add(state)
-        app.register_error_handler(AuthorizationError, _render_authorization_error)
+        app.register_error_handler(AuthorizationError, _render_default)
+        app.register_error_handler(RateLimitedError, _render_default)
         default_ssl_context()  # load the CA bundle now, not inside the first request
 
     def register(self, name: str, overwrite: bool = False, **kwargs: Any) -> RemoteApp:

@@ -9,23 +9,54 @@ response. Each call exists in a dual, a ``_sync`` and an ``_async`` form.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any, cast
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import httpx
 from flask import current_app, g, has_request_context, redirect, request, session
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from . import flows
+from . import flows, signals
 from ._binding import BindingSource, RemoteBinding
 from ._drivers import Flow
 from ._dual import DualRedirect, DualResponse, DualToken, dual
-from .errors import ConfigurationError
+from .errors import AccessDeniedError, ConfigurationError, OAuth1Error
 from .tokens import OAuth1Token, TokenLike, TokenSlot
 
-__all__ = ["RemoteApp"]
+__all__ = ["MAX_NEXT_URL", "RemoteApp", "safe_next_url"]
 
 _G_SLOTS = "_flask_oauth1_async_tokens"
+_G_NEXT = "_flask_oauth1_async_next"
+#: Longest "next" URL kept with a pending login (it lives in the session cookie).
+MAX_NEXT_URL = 512
+
+
+def safe_next_url(value: str | None) -> str | None:
+    """Return *value* if it is a safe place to send the user after a login, else None.
+
+    Safe means a path on this site: it starts with a single ``/`` (not
+    ``//`` or ``/\\``, which browsers treat as another host), has no scheme,
+    host, control character or backslash, and is at most
+    :data:`MAX_NEXT_URL` characters. An absolute URL is accepted only for
+    the current request's own origin, and is reduced to its path. Call it
+    inside a request.
+    """
+    if not value or len(value) > MAX_NEXT_URL:
+        return None
+    if any(ord(c) < 32 or ord(c) == 127 for c in value) or "\\" in value:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc:
+        origin = urlsplit(request.host_url)
+        if (parts.scheme, parts.netloc) != (origin.scheme, origin.netloc):
+            return None
+        value = urlunsplit(("", "", parts.path or "/", parts.query, parts.fragment))
+    if not value.startswith("/") or value.startswith("//"):
+        return None
+    return value
+
+
 _Kw = Any
 
 
@@ -80,7 +111,8 @@ class RemoteApp:
         return self._registry._binding(self.name)
 
     def _setting(self, key: str) -> Any:
-        return self._registry._settings_preview(self.name).get(key)
+        value = self._registry._settings_preview(self.name).get(key)
+        return MappingProxyType(dict(value)) if isinstance(value, Mapping) else value
 
     # -- settings (read-only; resolved for the current app when there is one) --
 
@@ -163,22 +195,35 @@ class RemoteApp:
 
     # -- authorize_redirect --------------------------------------------------
 
-    def authorize_redirect_sync(self, redirect_uri: str | None = None, **kwargs: _Kw) -> WerkzeugResponse:
+    def authorize_redirect_sync(
+        self, redirect_uri: str | None = None, *, next_url: str | None = None, **kwargs: _Kw
+    ) -> WerkzeugResponse:
         """Fetch a request token and return a redirect to the provider's authorize page.
 
         *redirect_uri* is the callback URL (absolute, or relative to the
-        current request); without it ``oob`` is sent. Extra keywords are added
-        to the authorize URL's query and win over ``authorize_params``.
+        current request); without it ``oob`` is sent. *next_url* is where to
+        send the user after the login (see :meth:`redirect_to_next`): it is
+        kept with the pending login, never sent to the provider, and dropped
+        unless :func:`safe_next_url` accepts it. Extra keywords are added to
+        the authorize URL's query and win over ``authorize_params``.
         """
-        binding, flow = self._start_login(redirect_uri, kwargs)
-        return redirect(cast(str, binding.run_sync(flow)))
+        binding, flow = self._start_login(redirect_uri, next_url, kwargs)
+        return self._started(cast(str, binding.run_sync(flow)))
 
-    async def authorize_redirect_async(self, redirect_uri: str | None = None, **kwargs: _Kw) -> WerkzeugResponse:
+    async def authorize_redirect_async(
+        self, redirect_uri: str | None = None, *, next_url: str | None = None, **kwargs: _Kw
+    ) -> WerkzeugResponse:
         """Awaitable form of :meth:`authorize_redirect_sync`."""
-        binding, flow = self._start_login(redirect_uri, kwargs)
-        return redirect(cast(str, await binding.run_async(flow)))
+        binding, flow = self._start_login(redirect_uri, next_url, kwargs)
+        return self._started(cast(str, await binding.run_async(flow)))
 
-    def _start_login(self, redirect_uri: str | None, kwargs: dict[str, Any]) -> tuple[RemoteBinding, Flow[str]]:
+    def _started(self, url: str) -> WerkzeugResponse:
+        signals.login_started.send(current_app._get_current_object(), remote=self.name, authorize_url=url)  # type: ignore[attr-defined]
+        return redirect(url)
+
+    def _start_login(
+        self, redirect_uri: str | None, next_url: str | None, kwargs: dict[str, Any]
+    ) -> tuple[RemoteBinding, Flow[str]]:
         # Everything that can fail without the network fails here, before
         # the signed request-token call.
         if not has_request_context():
@@ -188,18 +233,22 @@ class RemoteApp:
         binding.settings.require("request_token_url")
         binding.settings.require("authorize_url")
         callback = urljoin(request.url, redirect_uri) if redirect_uri else "oob"
-        flow = flows.start_login(binding.settings, binding.signer, binding.store, session, callback, kwargs)
+        flow = flows.start_login(
+            binding.settings, binding.signer, binding.store, session, callback, kwargs, safe_next_url(next_url)
+        )
         return binding, flow
 
-    def authorize_redirect(self, redirect_uri: str | None = None, **kwargs: _Kw) -> DualRedirect:
+    def authorize_redirect(
+        self, redirect_uri: str | None = None, *, next_url: str | None = None, **kwargs: _Kw
+    ) -> DualRedirect:
         """Dual form of :meth:`authorize_redirect_sync` (await it in async views)."""
         return cast(
             DualRedirect,
             dual(
                 self._label("authorize_redirect"),
                 "authorize_redirect_sync",
-                lambda: self.authorize_redirect_sync(redirect_uri, **kwargs),
-                lambda: self.authorize_redirect_async(redirect_uri, **kwargs),
+                lambda: self.authorize_redirect_sync(redirect_uri, next_url=next_url, **kwargs),
+                lambda: self.authorize_redirect_async(redirect_uri, next_url=next_url, **kwargs),
             ),
         )
 
@@ -216,14 +265,24 @@ class RemoteApp:
         verifier) and a :class:`~.errors.ProviderError` for a bad answer.
         """
         binding, flow = self._finish_login(kwargs)
-        return self._remember(cast(OAuth1Token, binding.run_sync(flow)))
+        try:
+            login = cast(flows.Login, binding.run_sync(flow))
+        except OAuth1Error as exc:
+            self._failed(exc)
+            raise
+        return self._remember(login)
 
     async def authorize_access_token_async(self, **kwargs: _Kw) -> OAuth1Token:
         """Awaitable form of :meth:`authorize_access_token_sync`."""
         binding, flow = self._finish_login(kwargs)
-        return self._remember(cast(OAuth1Token, await binding.run_async(flow)))
+        try:
+            login = cast(flows.Login, await binding.run_async(flow))
+        except OAuth1Error as exc:
+            self._failed(exc)
+            raise
+        return self._remember(login)
 
-    def _finish_login(self, kwargs: dict[str, Any]) -> tuple[RemoteBinding, Flow[OAuth1Token]]:
+    def _finish_login(self, kwargs: dict[str, Any]) -> tuple[RemoteBinding, Flow[flows.Login]]:
         if not has_request_context():
             raise _outside_request("authorize_access_token()")
         binding = self._binding()
@@ -231,9 +290,29 @@ class RemoteApp:
         flow = flows.finish_login(binding.settings, binding.signer, binding.store, session, request.args, kwargs)
         return binding, flow
 
-    def _remember(self, token: OAuth1Token) -> OAuth1Token:
-        _slot(self.name).set(token)
-        return token
+    def _remember(self, login: flows.Login) -> OAuth1Token:
+        _slot(self.name).set(login.token)
+        g.setdefault(_G_NEXT, {})[self.name] = login.next_url
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        signals.login_completed.send(app, remote=self.name, token=login.token)
+        return login.token
+
+    def _failed(self, error: OAuth1Error) -> None:
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        signal = signals.login_denied if isinstance(error, AccessDeniedError) else signals.login_failed
+        signal.send(app, remote=self.name, error=error)
+
+    @property
+    def next_url(self) -> str | None:
+        """The safe "next" URL of the login this request completed, or None."""
+        if not has_request_context():
+            return None
+        stored: dict[str, str | None] = g.get(_G_NEXT) or {}
+        return stored.get(self.name)
+
+    def redirect_to_next(self, default: str = "/") -> WerkzeugResponse:
+        """A redirect to :attr:`next_url` (after :meth:`authorize_access_token`), or to *default*."""
+        return redirect(self.next_url or default)
 
     def authorize_access_token(self, **kwargs: _Kw) -> DualToken:
         """Dual form of :meth:`authorize_access_token_sync` (await it in async views)."""
@@ -264,14 +343,25 @@ class RemoteApp:
         (use ``raise_for_status()``).
         """
         binding, flow = self._call(method, url, token, withhold_token, kwargs)
-        return cast(httpx.Response, binding.run_sync(flow))
+        return self._answered(cast(httpx.Response, binding.run_sync(flow)))
 
     async def request_async(
         self, method: str, url: str, token: TokenLike | None = None, withhold_token: bool = False, **kwargs: _Kw
     ) -> httpx.Response:
         """Awaitable form of :meth:`request_sync`."""
         binding, flow = self._call(method, url, token, withhold_token, kwargs)
-        return cast(httpx.Response, await binding.run_async(flow))
+        return self._answered(cast(httpx.Response, await binding.run_async(flow)))
+
+    def _answered(self, response: httpx.Response) -> httpx.Response:
+        if signals.api_call.receivers and has_request_context():
+            signals.api_call.send(
+                current_app._get_current_object(),  # type: ignore[attr-defined]
+                remote=self.name,
+                method=response.request.method,
+                url=str(response.request.url.copy_with(query=None)),
+                status_code=response.status_code,
+            )
+        return response
 
     def _call(
         self, method: str, url: str, token: TokenLike | None, withhold_token: bool, kwargs: dict[str, Any]

@@ -244,6 +244,7 @@ class Signer:
         "realm",
         "signature_method",
         "signature_type",
+        "timestamp_offset",
     )
 
     def __init__(
@@ -256,6 +257,7 @@ class Signer:
         realm: str | None = None,
         rsa_key: str | bytes | None = None,
         body_hash: bool = False,
+        timestamp_offset: int = 0,
     ) -> None:
         method = signature_method.upper()
         if method not in SIGNATURE_METHODS:
@@ -287,6 +289,10 @@ class Signer:
         self.realm = realm
         #: Add ``oauth_body_hash`` to requests with a non-form body (see above).
         self.body_hash = bool(body_hash)
+        if not isinstance(timestamp_offset, int) or isinstance(timestamp_offset, bool):
+            raise ConfigurationError("timestamp_offset must be a whole number of seconds")
+        #: Seconds added to our clock for ``oauth_timestamp`` (a provider whose clock is off).
+        self.timestamp_offset = timestamp_offset
         self._rsa_key = loaded_key
 
     def __repr__(self) -> str:
@@ -312,7 +318,7 @@ class Signer:
         """
         params = [
             ("oauth_nonce", nonce if nonce is not None else new_nonce()),
-            ("oauth_timestamp", timestamp if timestamp is not None else str(int(time.time()))),
+            ("oauth_timestamp", timestamp if timestamp is not None else str(int(time.time()) + self.timestamp_offset)),
             ("oauth_version", "1.0"),
             ("oauth_signature_method", self.signature_method),
             ("oauth_consumer_key", self.client_id),
@@ -350,6 +356,7 @@ class Signer:
         nonce: str | None = None,
         timestamp: str | None = None,
         body_hash: bool | None = None,
+        extra_params: Iterable[tuple[str, str]] = (),
     ) -> httpx.Request:
         """Return *request* signed; it may be the same object, modified, or a new one.
 
@@ -359,7 +366,14 @@ class Signer:
 
         ``token=None`` signs without ``oauth_token`` (consumer-only);
         ``token=""`` sends an empty ``oauth_token``. ``body_hash`` overrides
-        the signer's ``body_hash`` setting for this call.
+        the signer's ``body_hash`` setting for this call. *extra_params* are
+        signed but not added to the request: the text fields of a multipart
+        body, for providers that sign them (Flickr's upload API).
+
+        The signature base string is left in
+        ``request.extensions["oauth1_base_string"]`` (it holds no secret but
+        the verifier, which :func:`~.errors.mask_secrets` hides), so that a
+        refused request can be explained.
 
         The query string and a form body are re-encoded in RFC 3986 form (see
         the module docstring), so the server decodes exactly the values that
@@ -410,6 +424,7 @@ class Signer:
                 "signature_type 'body' needs a form-encoded body, but this request has "
                 f"Content-Type {content_type!r}; use signature_type 'header' for it"
             )
+        escaped.extend((escape(k), escape(v)) for k, v in extra_params)
         if hash_body and not is_form:
             digest = hashlib.new(_BODY_HASH_DIGESTS[self.signature_method], body).digest()
             oauth.append(("oauth_body_hash", base64.b64encode(digest).decode("ascii")))
@@ -425,6 +440,7 @@ class Signer:
             base = _base_string(request.method, base_uri, escaped)
         signature = self.signature(base, token_secret)
         escaped_oauth.append(("oauth_signature", escape(signature)))
+        request.extensions["oauth1_base_string"] = base
 
         if self.signature_type == "header":
             fields = ", ".join([f'{k}="{v}"' for k, v in escaped_oauth])

@@ -31,7 +31,7 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, MutableMapping
-from typing import Any, Protocol, TypedDict, cast
+from typing import Any, NamedTuple, Protocol, TypedDict, cast
 
 from ._drivers import Flow, Invoke
 from .errors import CallbackTokenError, ConfigurationError
@@ -40,6 +40,7 @@ __all__ = [
     "MAX_PENDING_LOGINS",
     "CacheStore",
     "CachedLogin",
+    "Claimed",
     "PendingLogin",
     "PendingLogins",
     "ReplayGuard",
@@ -96,6 +97,17 @@ class PendingLogin(TypedDict, total=False):
     expires: int
     #: Unix time (sub-second) when the login started: orders the pending logins.
     created: float
+    #: Where to send the user after the login (checked by the remote layer; not a secret).
+    next: str
+
+
+class Claimed(NamedTuple):
+    """What a one-time claim gives back."""
+
+    #: The request-token secret.
+    secret: str
+    #: The "next" URL stored with the login, if any.
+    next_url: str | None
 
 
 class CachedLogin(TypedDict):
@@ -285,21 +297,31 @@ class PendingLogins(ABC):
             raise _unknown()
         return marker  # type: ignore[return-value]
 
-    def _new_marker(self) -> PendingLogin:
+    def _new_marker(self, next_url: str | None) -> PendingLogin:
         now = time.time()
-        return {"expires": int(now) + self.ttl, "created": round(now, 6)}
+        marker: PendingLogin = {"expires": int(now) + self.ttl, "created": round(now, 6)}
+        if next_url:
+            marker["next"] = next_url
+        return marker
 
     @abstractmethod
-    def save(self, session: MutableMapping[str, Any], oauth_token: str, secret: str) -> Flow[None]:
-        """Remember a request token until the callback, bound to *session*."""
+    def save(
+        self, session: MutableMapping[str, Any], oauth_token: str, secret: str, next_url: str | None = None
+    ) -> Flow[None]:
+        """Remember a request token (and where to go afterwards) until the callback, bound to *session*."""
 
     @abstractmethod
-    def claim(self, session: MutableMapping[str, Any], oauth_token: str) -> Flow[str]:
+    def claim(self, session: MutableMapping[str, Any], oauth_token: str) -> Flow[Claimed]:
         """Consume the pending login (one-time) and return its secret, or raise :class:`CallbackTokenError`."""
 
     @abstractmethod
     def discard(self, session: MutableMapping[str, Any], oauth_token: str) -> Flow[None]:
         """Forget a pending login (after a denial), ignoring unknown tokens."""
+
+
+def _next_of(marker: PendingLogin) -> str | None:
+    value = marker.get("next")
+    return value if isinstance(value, str) and value else None
 
 
 def _age(item: tuple[str, PendingLogin]) -> tuple[float, float]:
@@ -314,23 +336,25 @@ class SessionStore(PendingLogins):
         super().__init__(name, ttl, guard)
         self.sealer = sealer
 
-    def save(self, session: MutableMapping[str, Any], oauth_token: str, secret: str) -> Flow[None]:
+    def save(
+        self, session: MutableMapping[str, Any], oauth_token: str, secret: str, next_url: str | None = None
+    ) -> Flow[None]:
         """Seal *secret* into the session under *oauth_token*."""
         pending = self.pending(session)
-        marker = self._new_marker()
+        marker = self._new_marker(next_url)
         marker["sealed"] = self.sealer.seal(secret)
         pending[oauth_token] = marker
         self._store(session, pending)
         yield from ()  # a flow that needs no effect
 
-    def claim(self, session: MutableMapping[str, Any], oauth_token: str) -> Flow[str]:
+    def claim(self, session: MutableMapping[str, Any], oauth_token: str) -> Flow[Claimed]:
         """Take the login out of the session and unseal its secret."""
         yield from ()  # a flow that needs no effect
         marker = self._take_marker(session, oauth_token)
         secret = self.sealer.unseal(str(marker.get("sealed", "")))
         if secret is None:
             raise _unknown()
-        return secret
+        return Claimed(secret, _next_of(marker))
 
     def discard(self, session: MutableMapping[str, Any], oauth_token: str) -> Flow[None]:
         """Remove the login from the session."""
@@ -347,10 +371,12 @@ class CacheStore(PendingLogins):
         super().__init__(name, ttl, guard)
         self.cache = cache
 
-    def save(self, session: MutableMapping[str, Any], oauth_token: str, secret: str) -> Flow[None]:
+    def save(
+        self, session: MutableMapping[str, Any], oauth_token: str, secret: str, next_url: str | None = None
+    ) -> Flow[None]:
         """Store the secret in the cache and a matching nonce in *session*."""
         pending = self.pending(session)
-        marker = self._new_marker()
+        marker = self._new_marker(next_url)
         nonce = secrets.token_urlsafe(16)
         entry: CachedLogin = {"secret": secret, "nonce": nonce, "expires": marker["expires"]}
         yield Invoke(self.cache.set, (cache_key(self.name, oauth_token), json.dumps(entry), self.ttl))
@@ -362,7 +388,7 @@ class CacheStore(PendingLogins):
         for token in tokens:  # abandoned logins: free their cache entries now
             yield Invoke(self.cache.delete, (cache_key(self.name, token),))
 
-    def claim(self, session: MutableMapping[str, Any], oauth_token: str) -> Flow[str]:
+    def claim(self, session: MutableMapping[str, Any], oauth_token: str) -> Flow[Claimed]:
         """Take the entry out of the cache, atomically where the cache allows it."""
         key = cache_key(self.name, oauth_token)
         try:
@@ -392,7 +418,7 @@ class CacheStore(PendingLogins):
             raise _unknown()
         if not isinstance(data.get("expires"), (int, float)) or data["expires"] <= time.time():
             raise _expired(self.name, self.ttl)
-        return str(data.get("secret", ""))
+        return Claimed(str(data.get("secret", "")), _next_of(marker))
 
     def discard(self, session: MutableMapping[str, Any], oauth_token: str) -> Flow[None]:
         """Remove the login from the session and its entry from the cache."""

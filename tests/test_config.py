@@ -23,6 +23,7 @@ from flask import Flask, Response, jsonify, request, url_for
 from flask_oauth1_async import (
     CONFIG_KEYS,
     EXTENSION_KEY,
+    ConfigurationError,
     OAuth,
     RemoteApp,
     RequestTimeoutError,
@@ -571,10 +572,8 @@ def test_re_registering_replaces_settings(kind: str, provider: Provider, client_
 
 
 def test_registry_outside_app_context_raises_with_hint(provider: Provider) -> None:
-    oauth = OAuth()  # factory style: no default app to fall back to
+    oauth = OAuth()  # factory style, and no app initialised yet: nothing to fall back to
     oauth.register("demo", **provider.settings())
-    app = _new_app()
-    oauth.init_app(app)
     token = provider.token_for("alice")
     try:
         with pytest.raises(RuntimeError, match=r"app_context\(\)") as info:
@@ -588,6 +587,10 @@ def test_registry_outside_app_context_raises_with_hint(provider: Provider) -> No
             oauth.demo.authorize_redirect_sync("http://127.0.0.1/cb")
         assert provider.state.hits["/api/me"] == 0
 
+        # As in Authlib, init_app() makes that app the one used outside a context.
+        app = _new_app()
+        oauth.init_app(app)
+        assert oauth.demo.get_sync("me", token=token).json()["user"] == "alice"
         with app.app_context():
             assert oauth.demo.get_sync("me", token=token).json()["user"] == "alice"
         other = _new_app("not-initialised")
@@ -660,3 +663,51 @@ def test_no_redirect_uri_sends_oob(kind: str, provider: Provider, client_app: Cl
     assert recorded is not None
     assert recorded.authorization is not None
     assert 'oauth_callback="oob"' in recorded.authorization
+
+
+def test_authorize_redirect_fails_before_any_network_call(provider: Provider) -> None:
+    # Regression: outside a request, and without a SECRET_KEY, authorize_redirect()
+    # used to make the signed request-token call first and raise afterwards.
+    oauth = OAuth()
+    oauth.register("demo", **provider.settings())
+    app = Flask("no-request")
+    oauth.init_app(app)
+    with app.app_context():
+        with pytest.raises(RuntimeError, match="inside a view"):
+            oauth.demo.authorize_redirect_sync("http://127.0.0.1/cb")
+        with pytest.raises(RuntimeError, match="inside a view"):
+            asyncio.run(oauth.demo.authorize_redirect_async("http://127.0.0.1/cb"))
+    # A request, but no SECRET_KEY:
+    with app.test_request_context("/login"), pytest.raises(ConfigurationError, match="SECRET_KEY"):
+        oauth.demo.authorize_redirect_sync("/cb")
+    assert provider.state.hits["/request_token"] == 0
+
+
+def test_settings_are_readable_as_properties(provider: Provider) -> None:
+    oauth = OAuth()
+    remote = oauth.register("demo", client_id="kw-id", client_secret="kw-secret", request_token_params={"a": 1})
+    # Before any app, outside any context: the keywords.
+    assert remote.client_id == "kw-id"
+    assert remote.client_secret == "kw-secret"
+    assert remote.request_token_params == {"a": 1}
+    assert remote.access_token_url is None
+    app = _new_app()
+    app.config.update(_full_config(provider))
+    oauth.init_app(app)
+    with app.app_context():  # resolved for the current app: the config fills in the rest
+        assert remote.client_id == "kw-id"
+        assert remote.access_token_url == provider.url + "/access_token"
+        assert remote.api_base_url == provider.url + "/api"
+    assert "kw-secret" not in repr(remote)
+
+
+def test_init_app_arguments_are_kept_on_the_registry() -> None:
+    cache = object()
+
+    def fetch_token(name: str) -> None:
+        return None
+
+    oauth = OAuth()
+    oauth.init_app(_new_app(), cache=cache, fetch_token=fetch_token)  # type: ignore[arg-type]
+    assert oauth.cache is cache
+    assert oauth.fetch_token is fetch_token

@@ -276,11 +276,12 @@ def _finish(query: dict[str, str], kwargs: dict[str, Any] | None = None, cache: 
 
 @pytest.mark.parametrize("cache", [False, True], ids=["session", "cache"])
 def test_finish_login_returns_the_token(cache: bool) -> None:
-    token, script = both(
+    login, script = both(
         _finish({"oauth_token": "rt", "oauth_verifier": "v"}, cache=cache),
         lambda: [_form(oauth_token="at", oauth_token_secret="as", screen_name="alice")],
     )
-    assert token == {"oauth_token": "at", "oauth_token_secret": "as", "screen_name": "alice"}
+    assert login.token == {"oauth_token": "at", "oauth_token_secret": "as", "screen_name": "alice"}
+    assert login.next_url is None
     header = script.sent[0].headers["authorization"]
     assert 'oauth_token="rt"' in header
     assert 'oauth_verifier="v"' in header
@@ -315,10 +316,11 @@ def test_finish_login_refused_exchange(status: int, error: type[Exception]) -> N
 
 def test_finish_login_keeps_nested_json_values() -> None:
     body = '{"oauth_token": "at", "oauth_token_secret": "as", "user": {"id": 7, "tags": ["a"]}, "n": 5}'
-    token, _ = both(
+    login, _ = both(
         _finish({"oauth_token": "rt", "oauth_verifier": "v"}),
         lambda: [httpx.Response(200, text=body, headers={"content-type": "application/json"})],
     )
+    token = login.token
     assert token["user"] == {"id": 7, "tags": ["a"]}
     assert token["n"] == "5"
 
@@ -381,7 +383,7 @@ def test_call_resource_fetches_through_the_slot_once() -> None:
         return _call(slot=slots[-1], fetch=fetch_token)()
 
     _, script = both(make, lambda: [httpx.Response(200)])
-    assert script.seen[1] == "Invoke:fetch_token"
+    assert script.seen[0] == "Invoke:fetch_token"  # the token is found first, then the request is built
     assert calls == ["demo", "demo"]  # once per driver
     # A second call with the same slot does not fetch again...
     _drivers.run_sync(_call(slot=slots[0], fetch=fetch_token)(), SyncClient(Script([httpx.Response(200)])))  # type: ignore[arg-type]

@@ -132,6 +132,27 @@ def test_clients_are_shared_across_requests(
     assert state.async_client() is async_client
 
 
+def test_clients_closed_underneath_are_replaced(
+    provider_tls: Provider, client_app: ClientAppFactory, http: httpx.Client
+) -> None:
+    # Someone closes the pooled clients (a teardown hook, a library shutting
+    # down its clients): the next call gets new ones instead of httpx's
+    # untyped RuntimeError.
+    ca = _serve(client_app, provider_tls)
+    assert http.get(f"{ca.url}/s/me").status_code == 200
+    assert http.get(f"{ca.url}/a/me").status_code == 200
+    state = remote_state(ca.app)
+    old_sync, old_async = state.sync_client(), state.async_client()
+    old_sync.close()
+    loop_thread.submit(old_async.aclose()).result(timeout=10)
+    for mode in ("s", "a", "s", "a"):
+        answer = http.get(f"{ca.url}/{mode}/me")
+        assert answer.status_code == 200, answer.text
+    assert state.sync_client() is not old_sync
+    assert state.async_client() is not old_async
+    assert not state.sync_client().is_closed
+
+
 def test_ssl_context_is_built_once(monkeypatch: pytest.MonkeyPatch, provider: Provider) -> None:
     """Several apps x several remotes x (sync + async clients): one CA-bundle load."""
     monkeypatch.setattr(transport_mod, "_ssl_context", None)

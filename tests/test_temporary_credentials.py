@@ -13,6 +13,7 @@ real caches (cachelib, Flask-Caching, an async cache).
 from __future__ import annotations
 
 import asyncio
+import importlib.metadata
 import json
 import threading
 import time
@@ -29,7 +30,7 @@ from cachelib import FileSystemCache, SimpleCache
 from flask import Flask, Response, jsonify, url_for
 from flask_caching import Cache
 
-from flask_oauth1_async import CallbackTokenError, OAuth, temporary_credentials
+from flask_oauth1_async import CallbackTokenError, ConfigurationError, OAuth, temporary_credentials
 from flask_oauth1_async.temporary_credentials import MAX_PENDING_LOGINS, cache_key
 from tests.conftest import ClientApp, ClientAppFactory, Provider
 from tests.support.browser import Browser
@@ -595,3 +596,37 @@ def test_async_cache_used_by_concurrent_browsers(kind: str, provider: Provider, 
         assert response.json() == {"screen_name": user}
     assert isinstance(storage.cache, AsyncDictCache)
     assert len(storage.cache) == 0, "every entry was consumed"
+
+
+# ------------------------------------------------------------------ SECRET_KEY rotation
+
+
+def test_sealer_follows_the_current_key_and_reads_fallbacks() -> None:
+    keys: list[str | bytes] = ["old-key"]
+    sealer = temporary_credentials.Sealer(lambda: list(keys), max_age=60)
+    sealed_old = sealer.seal("request-secret")
+    keys[:] = ["new-key", "old-key"]  # rotated at run time, the old key kept as a fallback
+    assert sealer.unseal(sealed_old) == "request-secret"  # a login in progress survives
+    sealed_new = sealer.seal("request-secret")
+    keys[:] = ["new-key"]  # the fallback retired: only what the new key sealed still opens
+    assert sealer.unseal(sealed_new) == "request-secret"
+    assert sealer.unseal(sealed_old) is None
+    keys[:] = []
+    with pytest.raises(ConfigurationError, match="SECRET_KEY"):
+        sealer.seal("x")
+
+
+@pytest.mark.skipif(
+    tuple(int(p) for p in importlib.metadata.version("flask").split(".")[:2]) < (3, 1),
+    reason="SECRET_KEY_FALLBACKS is a Flask 3.1 feature (older Flask cannot read the rotated session cookie at all)",
+)
+@pytest.mark.parametrize("kind", VIEW_KINDS)
+def test_login_in_progress_survives_a_key_rotation(kind: str, provider: Provider, client_app: ClientAppFactory) -> None:
+    ca = _serve(client_app, provider, _make_storage("session", Path()))
+    with Browser() as browser:
+        authorize_url = _start_login(browser, ca.url + LOGIN_PATH[kind])
+        ca.app.config["SECRET_KEY_FALLBACKS"] = [ca.app.secret_key]
+        ca.app.secret_key = "a-brand-new-key"
+        response = browser.get(_approve(browser, authorize_url))
+    assert response.status_code == 200, response.text
+    assert response.json() == {"screen_name": "alice"}

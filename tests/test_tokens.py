@@ -725,3 +725,75 @@ def test_token_property_outside_a_request_and_unknown_attributes(provider: Provi
             remote.tokn = ("t", "s")  # type: ignore[attr-defined]  # a typo must not pass silently
     finally:
         oauth.close()
+
+
+# ------------------------------------------------------------------ one rule for sync and async lookups
+
+
+def _clear_routes(app: Flask, oauth: OAuth) -> None:
+    @app.get("/s/cleared")
+    def sync_cleared() -> Response:
+        first = oauth.demo.get_sync("me").json()["user"]
+        oauth.demo.token = None  # forget it: the next call looks it up again
+        second = oauth.demo.get_sync("me").json()["user"]
+        return jsonify(first=first, second=second)
+
+    @app.get("/a/cleared")
+    async def async_cleared() -> Response:
+        first = (await oauth.demo.get_async("me")).json()["user"]
+        oauth.demo.token = None
+        second = (await oauth.demo.get_async("me")).json()["user"]
+        return jsonify(first=first, second=second)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_clearing_the_token_refetches_in_both_view_kinds(
+    mode: str, provider: Provider, client_app: ClientAppFactory, http: httpx.Client
+) -> None:
+    # Regression: the sync path used to keep a second, permanent per-request
+    # cache, so after ``remote.token = None`` it reused the cleared token
+    # while the async path called fetch_token again.
+    users = iter(["alice", "bob"])
+    calls: list[str] = []
+    issued = {u: provider.token_for(u) for u in ("alice", "bob")}
+
+    def fetch_token(name: str) -> dict[str, str]:
+        user = next(users)
+        calls.append(user)
+        return issued[user]
+
+    ca = client_app(provider, _clear_routes, oauth_kwargs={"fetch_token": fetch_token})
+    response = http.get(ca.url + PREFIX[mode] + "/cleared")
+    assert response.status_code == 200, response.text
+    assert response.json() == {"first": "alice", "second": "bob"}
+    assert calls == ["alice", "bob"]
+
+
+def _blocking_in_async_routes(app: Flask, oauth: OAuth) -> None:
+    @app.get("/a/blocking")
+    async def blocking() -> Response:
+        # A blocking call inside an async view, with an async fetch_token: it
+        # used to fail inside asgiref ("You cannot use AsyncToSync in the
+        # same thread as an async event loop").
+        first = oauth.demo.get_sync("me").json()["user"]
+        second = oauth.demo.get_sync("me").json()["user"]
+        return jsonify(users=[first, second], who=g.get("who"))
+
+
+def test_get_sync_in_an_async_view_with_an_async_fetch_token(
+    provider: Provider, client_app: ClientAppFactory, http: httpx.Client
+) -> None:
+    calls: list[str | None] = []
+    token = provider.token_for("carol")
+
+    async def fetch_token(name: str) -> dict[str, str]:
+        await asyncio.sleep(0)
+        calls.append(request.path)  # the request context is visible to the callback
+        g.who = "seen"
+        return token
+
+    ca = client_app(provider, _blocking_in_async_routes, oauth_kwargs={"fetch_token": fetch_token})
+    response = http.get(ca.url + "/a/blocking")
+    assert response.status_code == 200, response.text
+    assert response.json() == {"users": ["carol", "carol"], "who": "seen"}
+    assert calls == ["/a/blocking"]  # once per request

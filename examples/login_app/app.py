@@ -16,7 +16,7 @@ Settings come from environment variables (see ``README.md`` in this folder):
     process) or ``filesystem`` (cachelib ``FileSystemCache`` in the instance
     folder).
 ``LOGIN_APP_INSTANCE``
-    The instance folder: SQLite token database, file cache, secret key
+    The instance folder: SQLite token database (through Flask-SQLAlchemy), file cache, secret key
     (default ``examples/instance``, which git ignores).
 ``SECRET_KEY``
     Flask's secret key; by default one is generated and kept in the instance folder.
@@ -33,6 +33,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import httpx
+from asgiref.sync import sync_to_async
 from flask import Flask, current_app, flash, redirect, render_template, session, url_for
 from werkzeug.wrappers import Response
 
@@ -49,7 +50,7 @@ from flask_oauth1_async import (
 )
 
 from .providers import PRESETS, Preset, dig
-from .store import TokenStore
+from .store import db, tokens
 
 DEFAULT_INSTANCE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "instance")
 DEMO_CLIENT_ID = "demo-client"
@@ -64,13 +65,12 @@ def fetch_token(name: str) -> dict[str, Any] | None:
 
     The registry calls this at most once per request and remote, from sync and
     async views alike (in async views it runs on the request thread through
-    asgiref, so a blocking SQLite read is fine here).
+    asgiref, so the synchronous database session is fine here).
     """
     user = session.get("user")
     if not isinstance(user, dict) or user.get("provider") != name:
         return None
-    store: TokenStore = current_app.extensions["login_app.tokens"]
-    return store.load(name, str(user["key"]))
+    return tokens.fetch_token(name)
 
 
 #: One registry for the whole module; create_app() attaches it to each app.
@@ -103,18 +103,32 @@ def display_name_from_token(token: Mapping[str, Any]) -> str | None:
     return None
 
 
+def account_key(token: OAuth1Token) -> str:
+    """The provider's key for the account: its user id when it sends one."""
+    return str(token.get("user_id") or token.get("user_nsid") or display_name_from_token(token) or token.token)
+
+
+def remember(token: OAuth1Token) -> None:
+    """Remember who is signed in, in the session."""
+    session["user"] = {"provider": preset().name, "key": account_key(token), "name": display_name_from_token(token)}
+
+
 def sign_in(token: OAuth1Token) -> None:
-    """Keep the new token in SQLite and remember who is signed in, in the session."""
-    name = display_name_from_token(token)
-    key = str(token.get("user_id") or token.get("user_nsid") or name or token.token)
-    current_app.extensions["login_app.tokens"].save(preset().name, key, token)
-    session["user"] = {"provider": preset().name, "key": key, "name": name}
+    """Keep the new token in the database and remember who is signed in (plain views)."""
+    tokens.save_token(preset().name, token, user_id=account_key(token))
+    remember(token)
+
+
+async def sign_in_async(token: OAuth1Token) -> None:
+    """:func:`sign_in` for async views: the database write runs on the request thread."""
+    await tokens.asave_token(preset().name, token, user_id=account_key(token))
+    remember(token)
 
 
 def sign_out() -> None:
     user = session.pop("user", None)
     if isinstance(user, dict) and user.get("provider") in PRESETS:
-        current_app.extensions["login_app.tokens"].delete(user["provider"], str(user["key"]))
+        tokens.delete_token(user["provider"], user_id=str(user["key"]))
 
 
 def render_profile(resp: httpx.Response, view_kind: str, elapsed: float) -> Any:
@@ -195,7 +209,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         OAUTH1_CACHE=env.get("OAUTH1_CACHE", "session"),
         DEMO_PROVIDER_URL=env.get("DEMO_PROVIDER_URL", "http://127.0.0.1:5001"),
         SECRET_KEY=env.get("SECRET_KEY") or _secret_key(instance),
-        TOKEN_DATABASE=os.path.join(instance, "login_app.sqlite3"),
+        SQLALCHEMY_DATABASE_URI="sqlite:///" + os.path.join(instance, "login_app.sqlite3"),
     )
     app.config.update(overrides or {})
     name = app.config["OAUTH1_PROVIDER"]
@@ -219,7 +233,9 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     elif not app.config.get(f"{prefix}_CLIENT_ID"):
         raise ValueError(f"set {prefix}_CLIENT_ID and {prefix}_CLIENT_SECRET to use {name}")
 
-    app.extensions["login_app.tokens"] = TokenStore(app.config["TOKEN_DATABASE"])
+    db.init_app(app)
+    with app.app_context():
+        db.create_all()
     oauth.init_app(app, cache=make_cache(app.config["OAUTH1_CACHE"], instance))
     register_views(app)
     register_error_pages(app)
@@ -275,13 +291,16 @@ def register_views(app: Flask) -> None:
     @app.get("/async/authorize")
     async def async_authorize() -> Response:
         token = await remote().authorize_access_token()
-        sign_in(token)  # a short local SQLite write; fine to do inline
+        await sign_in_async(token)
         return redirect(url_for("async_profile"))
 
     @app.get("/async/profile")
     async def async_profile() -> Any:
         started = time.perf_counter()
         resp = await remote().get(preset().profile)
+        if resp.status_code == 401:
+            # Forget the token on the request thread, where the database session lives.
+            await sync_to_async(sign_out, thread_sensitive=True)()
         return render_profile(resp, "async", time.perf_counter() - started)
 
     @app.get("/async/fanout")

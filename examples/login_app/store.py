@@ -1,10 +1,16 @@
-"""Token storage in SQLite (standard library ``sqlite3``).
+"""Token storage: a Flask-SQLAlchemy model built on flask_oauth1_async's token mixin.
 
-One row per provider and user: the token credentials the provider issued,
-plus the extra fields of its answer (``screen_name``, ``user_id``...). A new
-connection is opened for every operation, so the store can be used from any
-thread: Flask's request threads, and the threads asgiref uses for sync code
-called from ``async def`` views.
+One row per provider and signed-in account: the token credentials the
+provider issued, plus the extra fields of its answer (``screen_name``,
+``user_id``...) as JSON, with created/updated timestamps. The columns and the
+lookups come from :mod:`flask_oauth1_async.contrib.sqlalchemy`; this example
+has no local user table, so the "user id" is the provider's own key for the
+account (``session["user"]["key"]``).
+
+``tokens.fetch_token`` is a plain function: in ``async def`` views the
+registry calls it on the request's thread, so the synchronous
+``db.session`` is fine there, and the async callback saves with
+``tokens.asave_token`` for the same reason.
 
 The secrets are stored as they are, which is fine for a demo. A real app
 should encrypt ``oauth_token_secret`` at rest (for example with
@@ -13,69 +19,33 @@ should encrypt ``oauth_token_secret`` at rest (for example with
 
 from __future__ import annotations
 
-import json
-import os
-import sqlite3
-import time
-from collections.abc import Iterator, Mapping
-from contextlib import closing, contextmanager
 from typing import Any
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS oauth1_tokens (
-    provider           TEXT NOT NULL,
-    user_key           TEXT NOT NULL,
-    oauth_token        TEXT NOT NULL,
-    oauth_token_secret TEXT NOT NULL,
-    extra              TEXT NOT NULL DEFAULT '{}',
-    updated_at         REAL NOT NULL,
-    PRIMARY KEY (provider, user_key)
-)
-"""
+from flask import session
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy.orm import DeclarativeBase
+
+from flask_oauth1_async.contrib.sqlalchemy import OAuth1TokenMixin, SQLAlchemyTokenStore
 
 
-class TokenStore:
-    """Save, load and delete OAuth 1 tokens in an SQLite file."""
+class Base(DeclarativeBase):
+    pass
 
-    def __init__(self, path: str) -> None:
-        self.path = path
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        with self._transaction() as db:
-            db.execute(_SCHEMA)
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with closing(sqlite3.connect(self.path, timeout=10)) as db, db:
-            yield db
+db = SQLAlchemy(model_class=Base)
 
-    def save(self, provider: str, user_key: str, token: Mapping[str, Any]) -> None:
-        """Insert or replace the token of *user_key* at *provider*."""
-        extra = {k: v for k, v in token.items() if k not in ("oauth_token", "oauth_token_secret")}
-        with self._transaction() as db:
-            db.execute(
-                "INSERT OR REPLACE INTO oauth1_tokens VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    provider,
-                    user_key,
-                    token["oauth_token"],
-                    token.get("oauth_token_secret", ""),
-                    json.dumps(extra),
-                    time.time(),
-                ),
-            )
 
-    def load(self, provider: str, user_key: str) -> dict[str, Any] | None:
-        """Return the stored token as a dict, or None."""
-        with self._transaction() as db:
-            row = db.execute(
-                "SELECT oauth_token, oauth_token_secret, extra FROM oauth1_tokens WHERE provider = ? AND user_key = ?",
-                (provider, user_key),
-            ).fetchone()
-        if row is None:
-            return None
-        return {**json.loads(row[2]), "oauth_token": row[0], "oauth_token_secret": row[1]}
+class StoredToken(OAuth1TokenMixin, db.Model):  # type: ignore[name-defined,misc]
+    """An access token of one account at one provider."""
 
-    def delete(self, provider: str, user_key: str) -> None:
-        """Forget the token of *user_key* at *provider* (no error if there is none)."""
-        with self._transaction() as db:
-            db.execute("DELETE FROM oauth1_tokens WHERE provider = ? AND user_key = ?", (provider, user_key))
+    __tablename__ = "stored_tokens"
+
+
+def signed_in_key() -> str | None:
+    """The provider's key of the signed-in account, or None."""
+    user: Any = session.get("user")
+    return str(user["key"]) if isinstance(user, dict) and user.get("key") else None
+
+
+#: fetch_token / save_token / asave_token / delete_token for the signed-in account.
+tokens = SQLAlchemyTokenStore(StoredToken, db.session, signed_in_key)

@@ -58,15 +58,33 @@ Parameters of :meth:`OAuth.remote_app`
 ``encoding`` (default ``"utf-8"``)
     Encoding of string request bodies.
 ``rsa_key``, ``signature_method``
-    RSA-SHA1 signing (or any method the core supports: ``HMAC-SHA1``,
-    ``HMAC-SHA256``, ``RSA-SHA1``, ``PLAINTEXT``); these win over the same
-    keys in ``request_token_params``.
+    Every method oauthlib has: ``HMAC-SHA1`` (the default), ``HMAC-SHA256``,
+    ``HMAC-SHA512``, ``RSA-SHA1``, ``RSA-SHA256``, ``RSA-SHA512`` and
+    ``PLAINTEXT``, as strings or as oauthlib's ``SIGNATURE_*`` constants
+    (which are those strings). The ``RSA-*`` methods need ``rsa_key`` (a PEM
+    private key) instead of a consumer secret. These win over the same keys
+    in ``request_token_params``. An unknown method raises
+    :class:`~flask_oauth1_async.ConfigurationError` at ``remote_app()``.
 ``app_key``
     Read every setting that was not passed as a keyword from the Flask
     config, either as a dict (``app.config["TWITTER"] = {"consumer_key": ...}``)
     or as flat keys (``TWITTER_CONSUMER_KEY``, ``TWITTER_BASE_URL``...). The
     config is read from the app in use the first time the remote is used in
     it, so application factories and several apps per registry work.
+
+Settings passed as keywords can be read (``remote.base_url``,
+``remote.expand_url(...)``...) before :meth:`OAuth.init_app` and outside any
+app context; only a setting that must come from the ``app_key`` config needs
+an app (the current one, or else the last one given to ``init_app``).
+
+oauthlib is optional. Flask-OAuthlib imported ``oauthlib.oauth1``, and apps
+relied on it (``import oauthlib`` then ``oauthlib.oauth1.SIGNATURE_RSA``), so
+this module imports ``oauthlib.oauth1`` when oauthlib is installed
+(``pip install flask_oauth1_async[flask_oauthlib]``); :data:`HAVE_OAUTHLIB`
+says whether it is. Nothing here uses oauthlib.
+
+Flask-OAuthlib's helpers :func:`parse_response` and
+:func:`encode_request_data` are provided with their old signatures.
 
 Two keywords are additions that Flask-OAuthlib did not have:
 ``client_kwargs`` (httpx client options such as ``timeout``, passed to the
@@ -98,6 +116,10 @@ Behaviour that changed on purpose
   :class:`flask_oauth1_async.ConfigurationError`.
 * ``access_token_params`` are sent to the access-token endpoint
   (Flask-OAuthlib ignored them for OAuth 1).
+* A request token that the provider hands out a second time is refused at
+  the second callback within one Flask app (the core's replay guard, kept
+  per app and registry). Test mocks that always issue the same token should
+  issue a new one per login, or use a new app per test.
 
 Not supported, and what to use instead
 --------------------------------------
@@ -115,8 +137,6 @@ Not supported, and what to use instead
 * ``authorized_response(args=...)`` with values other than the callback's
   query string: the core reads ``oauth_token`` and ``oauth_verifier`` from
   the query, which is where OAuth 1 providers put them.
-* ``signature_method`` ``HMAC-SHA512``, ``RSA-SHA256``, ``RSA-SHA512``
-  (oauthlib 3 only): use ``HMAC-SHA256`` or ``RSA-SHA1``.
 * The ``state`` argument of ``authorize()`` is accepted and ignored, as
   Flask-OAuthlib did for OAuth 1.
 """
@@ -152,9 +172,31 @@ from ..errors import (
     ProviderError,
     ProviderHTTPError,
 )
+from ..signing import SIGNATURE_METHODS
 from ..tokens import OAuth1Token, TokenLike
 
-__all__ = ["DualOAuthResponse", "OAuth", "OAuthException", "OAuthRemoteApp", "OAuthResponse", "PreRequestHook"]
+# Flask-OAuthlib imported oauthlib.oauth1 itself, so its apps could write
+# ``oauthlib.oauth1.SIGNATURE_RSA`` after a bare ``import oauthlib``. That keeps
+# working wherever oauthlib is installed (the optional "flask_oauthlib" extra).
+try:
+    import oauthlib.oauth1  # noqa: F401 - imported for that side effect only
+except ImportError:  # pragma: no cover - exercised in a subprocess without oauthlib
+    #: Whether oauthlib is installed (and ``oauthlib.oauth1`` imported).
+    HAVE_OAUTHLIB = False
+else:
+    HAVE_OAUTHLIB = True
+
+__all__ = [
+    "HAVE_OAUTHLIB",
+    "DualOAuthResponse",
+    "OAuth",
+    "OAuthException",
+    "OAuthRemoteApp",
+    "OAuthResponse",
+    "PreRequestHook",
+    "encode_request_data",
+    "parse_response",
+]
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -257,34 +299,11 @@ def _token_missing(name: str) -> OAuthException:
 
 
 def _parse_body(content: bytes, content_type: str) -> Any:
-    mimetype, options = parse_options_header(content_type)
-    mimetype = mimetype.lower()
-    if mimetype in _JSON_TYPES:
-        if not content:
-            return {}
-        try:
-            return json.loads(content)
-        except ValueError:
-            return content
-    if mimetype in _XML_TYPES:
-        try:
-            # The body comes from the provider the app chose to call, as with
-            # Flask-OAuthlib; expat (2.4.1+) limits entity expansion and
-            # ElementTree never fetches external entities.
-            return ElementTree.fromstring(content)  # noqa: S314
-        except ElementTree.ParseError:
-            return content
-    if mimetype == _FORM:
-        charset = options.get("charset") or "utf-8"
-        try:
-            text = content.decode(charset, "replace")
-        except LookupError:
-            text = content.decode("utf-8", "replace")
-        fields: dict[str, str] = {}
-        for key, value in parse_qsl(text, keep_blank_values=True):
-            fields.setdefault(key, value)
-        return fields
-    return content
+    """:func:`parse_response` in strict mode, keeping the bytes of a body that does not parse."""
+    try:
+        return parse_response(None, content, strict=True, content_type=content_type)
+    except (ValueError, ElementTree.ParseError):
+        return content
 
 
 class OAuthResponse:
@@ -343,6 +362,10 @@ else:  # pragma: no cover - the runtime never instantiates it
 # ---------------------------------------------------------------------- request bodies
 
 
+def _text(value: Any) -> str:
+    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+
+
 def _pairs(data: Any) -> list[tuple[str, str]]:
     items = data.items() if isinstance(data, Mapping) else data
     pairs: list[tuple[str, str]] = []
@@ -350,9 +373,9 @@ def _pairs(data: Any) -> list[tuple[str, str]]:
         if value is None:
             continue
         if isinstance(value, (list, tuple)):
-            pairs.extend((str(key), str(v)) for v in value)
+            pairs.extend((_text(key), _text(v)) for v in value if v is not None)
         else:
-            pairs.append((str(key), str(value)))
+            pairs.append((_text(key), _text(value)))
     return pairs
 
 
@@ -364,14 +387,80 @@ def _urlencode(data: Any) -> str:
     return urlencode(_pairs(data))
 
 
-def _encode_body(data: Any, format: str | None) -> tuple[Any, str | None]:
+def encode_request_data(data: Any, format: str | None) -> tuple[Any, str | None]:
+    """Encode a request body the way Flask-OAuthlib's helper of the same name did.
+
+    Returns ``(body, content_type)``: for ``format="urlencoded"`` a form
+    string (``None`` values skipped, a list value repeats its key) and
+    ``application/x-www-form-urlencoded``; for ``"json"`` a JSON string and
+    ``application/json``; for ``None`` *data* unchanged and no content type.
+    Empty *data* encodes as an empty form or ``{}``, as before. Any other
+    format raises :class:`TypeError`. The resource calls of
+    :class:`OAuthRemoteApp` use it for their ``format=`` argument.
+    """
     if format is None:
         return data, None
     if format == "json":
-        return flask_json.dumps(data if data is not None else {}), "application/json"
+        return flask_json.dumps(data or {}), "application/json"
     if format == "urlencoded":
-        return _urlencode(data), _FORM
+        return _urlencode(data or {}), _FORM
     raise TypeError(f"Unknown format {format!r}: use 'urlencoded', 'json' or None")
+
+
+_encode_body = encode_request_data
+
+
+def _content_type_of(resp: Any) -> str | None:
+    headers = getattr(resp, "headers", None)
+    if headers is None:
+        return None
+    found = headers.get("content-type") or headers.get("Content-Type")
+    if found is None and isinstance(headers, Mapping):  # a plain dict with another spelling
+        found = next((v for k, v in headers.items() if str(k).lower() == "content-type"), None)
+    return None if found is None else str(found)
+
+
+def parse_response(resp: Any, content: bytes | str, strict: bool = False, content_type: str | None = None) -> Any:
+    """Parse a response body by its content type, as Flask-OAuthlib's helper of the same name did.
+
+    *resp* is anything with ``headers`` (an :class:`httpx.Response`, an
+    :class:`OAuthResponse`, a urllib response, or None when *content_type*
+    is given); its ``Content-Type`` is used unless *content_type* is passed,
+    and a response without one is read as JSON. JSON (``application/json``,
+    ``text/javascript``) gives the decoded value (``{}`` for an empty body),
+    XML (``application/xml``, ``text/xml``) an
+    :class:`xml.etree.ElementTree.Element`. Any other type is decoded as a
+    form into a ``dict`` (first value of each key, the ``charset`` option
+    respected), except that with ``strict=True`` a type that is not
+    ``application/x-www-form-urlencoded`` returns *content* unchanged.
+
+    Like the original, a body that does not parse raises (:class:`ValueError`
+    for JSON, :class:`xml.etree.ElementTree.ParseError` for XML);
+    :attr:`OAuthResponse.data` is more lenient and keeps the bytes instead.
+    """
+    header = content_type or _content_type_of(resp) or "application/json"
+    mimetype, options = parse_options_header(header)
+    mimetype = mimetype.lower()
+    if mimetype in _JSON_TYPES:
+        return json.loads(content) if content else {}
+    if mimetype in _XML_TYPES:
+        # As with Flask-OAuthlib, the caller chose to fetch this body; expat (2.4.1+) limits
+        # entity expansion and ElementTree never fetches external entities.
+        return ElementTree.fromstring(content)  # noqa: S314
+    if strict and mimetype != _FORM:
+        return content
+    charset = options.get("charset") or "utf-8"
+    if isinstance(content, bytes):
+        try:
+            text = content.decode(charset, "replace")
+        except LookupError:
+            text = content.decode("utf-8", "replace")
+    else:
+        text = content
+    fields: dict[str, str] = {}
+    for key, value in parse_qsl(text, keep_blank_values=True):
+        fields.setdefault(key, value)
+    return fields
 
 
 def _add_query(uri: str, data: Any) -> str:
@@ -560,15 +649,20 @@ class OAuthRemoteApp:
         self._client_kwargs = dict(client_kwargs or {})
         self._require_callback_confirmed = require_callback_confirmed
         self._tokengetter: Callable[[], Any] | None = None
+        old_style = request_token_params or {}
+        method = str(signature_method or old_style.get("signature_method") or "HMAC-SHA1").upper()
+        if method not in SIGNATURE_METHODS:
+            raise ConfigurationError(
+                f"remote app {name!r}: unsupported signature_method {method!r}; use one of "
+                f"{', '.join(SIGNATURE_METHODS)} (oauthlib.oauth1.SIGNATURE_* constants work too)"
+            )
         if not app_key:
             if not request_token_url:
                 raise ConfigurationError(
                     f"remote app {name!r} has no request_token_url: OAuth 2 remote apps are not supported by "
                     "flask_oauth1_async; use Authlib's Flask client (authlib.integrations.flask_client)"
                 )
-            old_style = request_token_params or {}
-            method = signature_method or old_style.get("signature_method") or ""
-            if str(method).upper() == "RSA-SHA1":
+            if method.startswith("RSA-"):
                 if not consumer_key or not (rsa_key or old_style.get("rsa_key")):
                     raise TypeError("OAuthRemoteApp with RSA authentication requires consumer key and rsa key")
             elif not consumer_key or not consumer_secret:
@@ -606,10 +700,11 @@ class OAuthRemoteApp:
         return default if found is None else found
 
     def _setting(self, key: str, default: Any = None) -> Any:
-        # A keyword needs no app: it can be read before init_app, outside any context.
+        # A keyword needs no app: it can be read before init_app, outside any context. So can
+        # any setting of a remote without app_key, which never reads the config.
         value = self._options.get(key)
-        if value is not None:
-            return value
+        if value is not None or not self.app_key:
+            return default if value is None else value
         return self._lookup(self.oauth._current_app(), key, default)
 
     def _where(self, key: str) -> str:

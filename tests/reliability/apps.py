@@ -5,7 +5,8 @@ these in its own processes:
 
 ``RELIAB_PROVIDER_URL``  base URL of the test provider (tests.support.provider)
 ``RELIAB_REDIS_URL``     the shared Redis
-``RELIAB_CACHE``         ``flask-caching`` (Flask-Caching's RedisCache) or ``redis`` (a redis-py client)
+``RELIAB_CACHE``         ``flask-caching`` (Flask-Caching's RedisCache), ``redis`` (a redis-py client), or our
+                           ``redis-cache`` / ``redis-cache-async`` (:class:`~flask_oauth1_async.redis_cache.RedisCache`)
 """
 
 from __future__ import annotations
@@ -44,6 +45,14 @@ def _cache(kind: str, url: str) -> Any:
         import redis
 
         return redis.Redis.from_url(url)
+    if kind in ("redis-cache", "redis-cache-async"):
+        import redis
+        import redis.asyncio
+
+        from flask_oauth1_async.redis_cache import RedisCache
+
+        client = redis.asyncio.Redis.from_url(url) if kind == "redis-cache-async" else redis.Redis.from_url(url)
+        return RedisCache(client, prefix="reliab:")
     from flask_caching import Cache
 
     return Cache(config={"CACHE_TYPE": "RedisCache", "CACHE_REDIS_URL": url, "CACHE_KEY_PREFIX": "reliab:"})

@@ -223,6 +223,25 @@ def _query(case: Callback, oauth_token: str, verifier: str) -> str:
     return "&".join(p for p in parts if p is not None)
 
 
+def _get_session_cookie(client: Any) -> str | None:
+    """The test client's session cookie value (Werkzeug 2.3 has get_cookie; older ones a cookie_jar)."""
+    getter = getattr(client, "get_cookie", None)
+    if getter is not None:
+        found = getter("session")
+        return None if found is None else str(found.value)
+    for cookie in client.cookie_jar:
+        if cookie.name == "session":
+            return str(cookie.value)
+    return None
+
+
+def _set_session_cookie(client: Any, value: str) -> None:
+    if hasattr(client, "get_cookie"):  # Werkzeug >= 2.3: set_cookie(key, value, domain=...)
+        client.set_cookie("session", value, domain="localhost")
+    else:  # Werkzeug 2.0-2.2: set_cookie(server_name, key, value)
+        client.set_cookie("localhost", "session", value)
+
+
 def _session_cookie(kind: str, genuine: str) -> str | None:
     if kind == "missing":
         return None
@@ -278,15 +297,15 @@ def test_fuzzed_callbacks_never_500_and_never_leak(rig: Rig, caplog: pytest.LogC
         consent = rig.consent.get(authorize_url + "&user=alice")
         assert consent.status_code == 302, consent.text
         verifier = dict(parse_qsl(urlsplit(consent.headers["Location"]).query))["oauth_verifier"]
-        cookie = browser.get_cookie("session")
+        cookie = _get_session_cookie(browser)
         assert cookie is not None
         secrets = [HMAC_CLIENT_SECRET, request_secret, verifier]
 
         caplog.clear()
         caller = rig.app.test_client()
-        value = _session_cookie(case.session, cookie.value)
+        value = _session_cookie(case.session, cookie)
         if value is not None:
-            caller.set_cookie("session", value, domain="localhost")
+            _set_session_cookie(caller, value)
         query = _query(case, oauth_token, verifier)
         answers = [caller.get(case.view, query_string=query)]
         if case.twice:

@@ -2,8 +2,9 @@
 
 Two gunicorn servers (one worker each, so a request can be sent to a chosen
 process) serve :func:`tests.reliability.apps.create_shared_cache_app`, whose
-``OAuth(app, cache=...)`` is either Flask-Caching's ``RedisCache`` or a plain
-``redis.Redis`` client, both on the session's real ``redis-server``
+``OAuth(app, cache=...)`` is Flask-Caching's ``RedisCache``, a plain
+``redis.Redis`` client, or our :class:`~flask_oauth1_async.redis_cache.RedisCache`
+over a sync or an async redis-py client, all on the session's real ``redis-server``
 (:mod:`tests.support.redis_server`). Both share one ``SECRET_KEY``. The
 provider is the real test provider, in this process, on 127.0.0.1; it counts
 the access-token requests it receives.
@@ -11,19 +12,21 @@ the access-token requests it receives.
 * A login started on process A completes on process B (same session cookie).
 * The same callback sent to A and B at the same moment (two threads behind a
   barrier, 20 rounds) must reach the provider's access-token endpoint exactly
-  once per round, and the loser must get a 400, never a 500. Today this FAILS:
-  the one-time claim in cache mode is get-then-delete (not atomic), and the
-  only atomic guard is per process (issue 10, item 4).
+  once per round, and the loser must get a 400, never a 500. The claim reads
+  the entry and then deletes it, and only the caller whose ``delete`` removed
+  it goes on (Flask-Caching and redis-py report that); ``RedisCache`` reads and
+  deletes in one ``GETDEL``.
 
 redis-py's client works as the cache object as it is: ``set(key, value, 600)``
 puts 600 in its third positional parameter ``ex`` (expiry in seconds),
 ``get`` returns bytes (which the library decodes) and ``delete`` returns the
 number of keys removed.
 
-Seen on today's code (one trial): Flask-Caching 8 of 20 rounds reached the
-provider twice and answered 500; redis-py 12 of 20 rounds twice, 6 answered
-500 and in 5 both callbacks got 200 (the test provider's own request-token
-exchange is not atomic either, so it issued two access tokens).
+Before the claim checked ``delete``'s answer (one trial): Flask-Caching 8 of
+20 rounds reached the provider twice and answered 500; redis-py 12 of 20
+rounds twice, 6 answered 500 and in 5 both callbacks got 200 (the test
+provider's own request-token exchange is not atomic either, so it issued two
+access tokens).
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ from tests.support.servers import ServerThread
 
 APP = "tests.reliability.apps:create_shared_cache_app()"
 ROUNDS = 20
-CACHES = ("flask-caching", "redis")
+CACHES = ("flask-caching", "redis", "redis-cache", "redis-cache-async")
 
 
 @dataclass

@@ -1,0 +1,1 @@
+"""Optional integrations with other libraries; each module names the extra it needs."""

@@ -1,0 +1,310 @@
+"""Ready-made settings for OAuth 1.0a providers people still use, quirks included.
+
+Each preset is a plain dict of :meth:`OAuth.register <flask_oauth1_async.OAuth.register>`
+keywords (endpoints, signing options, authorize parameters), or a small
+function returning one when the URLs depend on your account or server. None
+of them holds a consumer key or secret: those come from the config
+(``{NAME}_CLIENT_ID`` / ``{NAME}_CLIENT_SECRET``) or from keywords.
+
+Use :func:`register` so that the app config still wins::
+
+    from flask_oauth1_async import OAuth, providers
+
+    oauth = OAuth(app)
+    providers.register(oauth, "trello", providers.TRELLO, authorize_params={"name": "My app"})
+
+The precedence is **preset < your keywords < config**: keywords given to
+:func:`register` replace the preset's values (dict settings such as
+``authorize_params`` and ``client_kwargs`` are merged key by key, yours on
+top), and the remote is registered with ``overwrite=True``, so a non-empty
+``{NAME}_*`` config key replaces both (dicts merged, the config's entries on
+top). ``oauth.register("trello", **providers.TRELLO)`` works too, but then the
+preset's values are ordinary keywords and beat the config for the settings
+they set (the config only fills in the rest, such as the credentials); add
+``overwrite=True`` to get the config-wins rule there as well.
+
+The presets and where their facts come from (every URL below is the
+provider's documented one; the tests run each preset against a local fake
+that behaves as documented, and never contact these hosts):
+
+* :data:`TWITTER` (X): ``api.x.com/oauth/request_token``, ``/oauth/authenticate``
+  ("Sign in with X"; use ``/oauth/authorize`` to ask again every time),
+  ``/oauth/access_token``; API v2 base. Denial comes back as ``?denied=``;
+  the token answer adds ``user_id`` and ``screen_name``. Source: X developer
+  docs, "Obtaining access tokens using 3-legged OAuth flow".
+* :data:`TRELLO`: ``trello.com/1/OAuthGetRequestToken``, ``OAuthAuthorizeToken``,
+  ``OAuthGetAccessToken``; the authorize page reads ``name``, ``scope``
+  (``read``, ``write``, ``account``, comma-separated) and ``expiration``
+  (``1hour``, ``1day``, ``30days``, ``never``). Source: Atlassian developer
+  docs, "Authorizing with Trello's REST API".
+* :data:`FLICKR`: ``www.flickr.com/services/oauth/{request_token,authorize,access_token}``;
+  HMAC-SHA1 only; ``perms`` (``read``, ``write``, ``delete``) on the authorize
+  URL; the REST endpoint is ``services/rest`` with a ``method`` parameter.
+  Uploads (``up.flickr.com/services/upload/``) are multipart and need their
+  text fields signed: pass ``sign_multipart_fields=True`` to the call.
+  Source: flickr.com/services/api/auth.oauth.html.
+* :data:`GARMIN`: ``connectapi.garmin.com/oauth-service/oauth/{request_token,access_token}``
+  (POST), ``connect.garmin.com/oauthConfirm``; Wellness API base. Garmin
+  announced that OAuth 1 ends on 2026-12-31 (OAuth 2 migration notice).
+  Source: Garmin Connect Developer Program, "User Authorization (OAuth)".
+* :func:`jira` (Jira / Atlassian **Data Center** and Server; Jira Cloud dropped
+  OAuth 1.0a): ``{base}/plugins/servlet/oauth/{request-token,authorize,access-token}``,
+  RSA-SHA1 with the private key whose public half you entered in the
+  application link; no consumer secret. Source: Atlassian, "Jira REST API
+  example - OAuth authentication".
+* :func:`etrade`: ``api.etrade.com/oauth/{request_token,access_token}`` (GET;
+  sandbox ``apisb.etrade.com``), authorize at
+  ``us.etrade.com/e/t/etws/authorize?key=<consumer key>&token=<request token>``.
+  E*TRADE wants ``oauth_callback=oob`` always (call ``authorize_redirect()``
+  without a URL): it redirects to the callback registered with your consumer
+  key, if any, and answers ``oauth_callback_confirmed=false`` when there is
+  none, hence ``require_callback_confirmed=False``. Access tokens expire at
+  midnight US Eastern. Source: E*TRADE developer docs, Authorization API.
+* :data:`TUMBLR`: ``www.tumblr.com/oauth/{request_token,authorize,access_token}``,
+  HMAC-SHA1 in the header only; API base ``api.tumblr.com/v2/``. Source:
+  Tumblr API v2 docs, "Authentication".
+* :data:`SMUGMUG`: ``api.smugmug.com/services/oauth/1.0a/{getRequestToken,authorize,getAccessToken}``;
+  the authorize page reads ``Access`` (``Public``/``Full``) and
+  ``Permissions`` (``Read``/``Add``/``Modify``), defaulting to the lowest; a
+  request token lives 5 minutes; ``Accept: application/json`` gets JSON
+  from API v2. Source: api.smugmug.com/api/v2/doc/tutorial/authorization.html.
+* :func:`discogs`: ``api.discogs.com/oauth/request_token`` (GET),
+  ``www.discogs.com/oauth/authorize``, ``api.discogs.com/oauth/access_token``
+  (POST); every request must carry an identifying ``User-Agent``. Source:
+  Discogs API docs, "Authentication".
+* :func:`netsuite`: token-based authentication (TBA): HMAC-SHA256 only, with
+  the account id as ``realm``;
+  ``https://<account>.restlets.api.netsuite.com/rest/{requesttoken,accesstoken}``
+  (POST) and ``https://<account>.app.netsuite.com/app/login/secure/authorizetoken.nl``,
+  where ``<account>`` is the account id in lower case with ``_`` as ``-``
+  (``1234567_SB1`` -> ``1234567-sb1``). Source: NetSuite Help Center, "The
+  Three-Step TBA Authorization Flow".
+* :func:`woocommerce`: the store's REST API over plain HTTP, "one-legged":
+  signed with the consumer key and secret alone (no token), the OAuth
+  parameters in the query string, HMAC-SHA256 (HMAC-SHA1 is accepted too).
+  Over HTTPS WooCommerce expects HTTP Basic authentication instead, which
+  this package does not do. Source: WooCommerce REST API docs,
+  "Authentication over HTTP".
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from .registry import OAuth
+    from .remote import RemoteApp
+
+__all__ = [
+    "ETRADE_LIVE",
+    "ETRADE_SANDBOX",
+    "FLICKR",
+    "GARMIN",
+    "SMUGMUG",
+    "TRELLO",
+    "TUMBLR",
+    "TWITTER",
+    "discogs",
+    "etrade",
+    "jira",
+    "merge",
+    "netsuite",
+    "register",
+    "woocommerce",
+]
+
+_DICT_SETTINGS = frozenset(
+    {"request_token_params", "access_token_params", "authorize_params", "access_token_headers", "client_kwargs"}
+)
+
+#: Twitter / X, user context (OAuth 1.0a), API v2 base.
+TWITTER: dict[str, Any] = {
+    "request_token_url": "https://api.x.com/oauth/request_token",
+    "authorize_url": "https://api.x.com/oauth/authenticate",
+    "access_token_url": "https://api.x.com/oauth/access_token",
+    "api_base_url": "https://api.x.com/2/",
+}
+
+#: Trello: read-only, 30-day tokens unless you pass other ``authorize_params``
+#: (add ``"name"``: it is what the user sees on the consent page).
+TRELLO: dict[str, Any] = {
+    "request_token_url": "https://trello.com/1/OAuthGetRequestToken",
+    "authorize_url": "https://trello.com/1/OAuthAuthorizeToken",
+    "access_token_url": "https://trello.com/1/OAuthGetAccessToken",
+    "authorize_params": {"scope": "read", "expiration": "30days"},
+    "api_base_url": "https://api.trello.com/1/",
+}
+
+#: Flickr: read permission by default; the documented examples use GET for both token calls.
+FLICKR: dict[str, Any] = {
+    "request_token_url": "https://www.flickr.com/services/oauth/request_token",
+    "request_token_method": "GET",
+    "authorize_url": "https://www.flickr.com/services/oauth/authorize",
+    "authorize_params": {"perms": "read"},
+    "access_token_url": "https://www.flickr.com/services/oauth/access_token",
+    "access_token_method": "GET",
+    "api_base_url": "https://www.flickr.com/services/",
+    "client_kwargs": {"signature_method": "HMAC-SHA1"},
+}
+
+#: Garmin Connect (Health / Activity APIs).
+GARMIN: dict[str, Any] = {
+    "request_token_url": "https://connectapi.garmin.com/oauth-service/oauth/request_token",
+    "authorize_url": "https://connect.garmin.com/oauthConfirm",
+    "access_token_url": "https://connectapi.garmin.com/oauth-service/oauth/access_token",
+    "api_base_url": "https://apis.garmin.com/wellness-api/rest/",
+}
+
+#: Tumblr API v2.
+TUMBLR: dict[str, Any] = {
+    "request_token_url": "https://www.tumblr.com/oauth/request_token",
+    "authorize_url": "https://www.tumblr.com/oauth/authorize",
+    "access_token_url": "https://www.tumblr.com/oauth/access_token",
+    "api_base_url": "https://api.tumblr.com/v2/",
+    "client_kwargs": {"signature_method": "HMAC-SHA1", "signature_type": "header"},
+}
+
+#: SmugMug API v2: public read access unless you ask for more in ``authorize_params``.
+SMUGMUG: dict[str, Any] = {
+    "request_token_url": "https://api.smugmug.com/services/oauth/1.0a/getRequestToken",
+    "authorize_url": "https://api.smugmug.com/services/oauth/1.0a/authorize",
+    "authorize_params": {"Access": "Public", "Permissions": "Read"},
+    "access_token_url": "https://api.smugmug.com/services/oauth/1.0a/getAccessToken",
+    "api_base_url": "https://api.smugmug.com/api/v2/",
+    "client_kwargs": {"headers": {"Accept": "application/json"}},
+}
+
+
+def _origin(url: str, what: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"{what} must be an absolute http(s) URL, not {url!r}")
+    path = parts.path.rstrip("/")
+    return f"{parts.scheme}://{parts.netloc}{path}"
+
+
+def jira(base_url: str, rsa_key: str) -> dict[str, Any]:
+    """Jira (or another Atlassian Data Center / Server product) at *base_url*, signing with RSA-SHA1.
+
+    *rsa_key* is the PEM private key whose public key was entered in Jira's
+    application link ("incoming authentication"); the consumer key is the one
+    entered there too. Resource calls are relative to ``/rest/api/2/``.
+    """
+    base = _origin(base_url, "base_url")
+    if "PRIVATE KEY" not in rsa_key:
+        raise ValueError("rsa_key must be a PEM private key (-----BEGIN ... PRIVATE KEY-----)")
+    servlet = base + "/plugins/servlet/oauth"
+    return {
+        "request_token_url": servlet + "/request-token",
+        "authorize_url": servlet + "/authorize",
+        "access_token_url": servlet + "/access-token",
+        "api_base_url": base + "/rest/api/2/",
+        "client_kwargs": {"signature_method": "RSA-SHA1", "rsa_key": rsa_key},
+    }
+
+
+#: E*TRADE API hosts.
+ETRADE_LIVE = "https://api.etrade.com"
+ETRADE_SANDBOX = "https://apisb.etrade.com"
+
+
+def etrade(*, sandbox: bool = False) -> dict[str, Any]:
+    """E*TRADE, live or sandbox; the authorize page is ``us.etrade.com`` for both.
+
+    Start the login with ``authorize_redirect()`` and no URL (E*TRADE wants
+    ``oauth_callback=oob``); with a callback registered for your consumer key
+    E*TRADE redirects there, otherwise it shows the user a code to paste,
+    which ``authorize_access_token(oauth_verifier=code)`` takes.
+    """
+    api = ETRADE_SANDBOX if sandbox else ETRADE_LIVE
+    return {
+        "request_token_url": api + "/oauth/request_token",
+        "request_token_method": "GET",
+        "authorize_url": "https://us.etrade.com/e/t/etws/authorize",
+        "authorize_consumer_key_param": "key",
+        "authorize_token_param": "token",
+        "access_token_url": api + "/oauth/access_token",
+        "access_token_method": "GET",
+        "require_callback_confirmed": False,
+        "api_base_url": api + "/v1/",
+    }
+
+
+def discogs(user_agent: str) -> dict[str, Any]:
+    """Discogs, identifying your app with *user_agent* (Discogs requires one, e.g. ``"MyApp/1.0 +https://..."``)."""
+    if not user_agent.strip():
+        raise ValueError("Discogs requires a User-Agent that names your application")
+    return {
+        "request_token_url": "https://api.discogs.com/oauth/request_token",
+        "request_token_method": "GET",
+        "authorize_url": "https://www.discogs.com/oauth/authorize",
+        "access_token_url": "https://api.discogs.com/oauth/access_token",
+        "api_base_url": "https://api.discogs.com/",
+        "client_kwargs": {"headers": {"User-Agent": user_agent}},
+    }
+
+
+def netsuite(account_id: str) -> dict[str, Any]:
+    """NetSuite token-based authentication for account *account_id* (``"1234567"`` or ``"1234567_SB1"``).
+
+    Signs with HMAC-SHA256 and ``realm=<account id>``. Resource calls are
+    relative to the SuiteTalk REST web services (``/services/rest/``); call
+    RESTlets with their absolute URL. A token made in the NetSuite UI works
+    without the login dance: pass it as ``token=`` or from ``fetch_token``.
+    """
+    account = account_id.strip().upper().replace("-", "_")
+    if not account or not all(c.isalnum() or c == "_" for c in account):
+        raise ValueError(f"not a NetSuite account id: {account_id!r}")
+    host = account.lower().replace("_", "-")
+    return {
+        "request_token_url": f"https://{host}.restlets.api.netsuite.com/rest/requesttoken",
+        "authorize_url": f"https://{host}.app.netsuite.com/app/login/secure/authorizetoken.nl",
+        "access_token_url": f"https://{host}.restlets.api.netsuite.com/rest/accesstoken",
+        "api_base_url": f"https://{host}.suitetalk.api.netsuite.com/services/rest/",
+        "client_kwargs": {"signature_method": "HMAC-SHA256", "realm": account},
+    }
+
+
+def woocommerce(store_url: str, *, version: str = "wc/v3") -> dict[str, Any]:
+    """The WooCommerce REST API of the store at *store_url*, one-legged over HTTP.
+
+    Every call is signed with the consumer key and secret alone (no token),
+    HMAC-SHA256, the OAuth parameters in the query string. There is no login
+    dance: the keys come from WooCommerce > Settings > Advanced > REST API.
+    """
+    base = _origin(store_url, "store_url")
+    return {
+        "api_base_url": f"{base}/wp-json/{version.strip('/')}/",
+        "consumer_only": True,
+        "client_kwargs": {"signature_method": "HMAC-SHA256", "signature_type": "query"},
+    }
+
+
+def merge(preset: Mapping[str, Any], **overrides: Any) -> dict[str, Any]:
+    """A copy of *preset* with *overrides* on top (dict settings merged key by key, ``headers`` too)."""
+    merged: dict[str, Any] = copy.deepcopy(dict(preset))
+    for key, value in overrides.items():
+        current = merged.get(key)
+        if key in _DICT_SETTINGS and isinstance(current, Mapping) and isinstance(value, Mapping):
+            combined = dict(current)
+            for inner, inner_value in value.items():
+                previous = combined.get(inner)
+                if inner == "headers" and isinstance(previous, Mapping) and isinstance(inner_value, Mapping):
+                    combined[inner] = {**previous, **inner_value}
+                else:
+                    combined[inner] = inner_value
+            merged[key] = combined
+        else:
+            merged[key] = value
+    return merged
+
+
+def register(oauth: OAuth, name: str, preset: Mapping[str, Any], **overrides: Any) -> RemoteApp:
+    """Register remote *name* from *preset*, with *overrides* on top and the app config over both.
+
+    Same as ``oauth.register(name, overwrite=True, **merge(preset, **overrides))``.
+    """
+    return oauth.register(name, overwrite=True, **merge(preset, **overrides))
