@@ -4,7 +4,8 @@ Every OAuth step of this package is a *flow*: a generator that does no I/O
 itself and yields *effects* instead (the model is httpx's ``Auth.auth_flow``):
 
 * :class:`Build` - "build this :class:`httpx.Request` with the client's defaults";
-* :class:`Send` - "send this request and give me the response";
+* :class:`Send` - "send this request and give me the response", with a
+  :class:`SendLabel` naming the remote and the step (used for telemetry);
 * :class:`Sleep` - "wait this long" (a retry honouring ``Retry-After``);
 * :class:`Invoke` - "call this user callback (``fetch_token``, a cache
   method), which may be a plain function or an ``async def``", optionally
@@ -14,6 +15,9 @@ itself and yields *effects* instead (the model is httpx's ``Auth.auth_flow``):
 with awaits. A flow is written once and driven by either, so the two paths
 cannot drift apart. Both drivers close the flow when they stop early
 (an error, a cancellation), so its ``finally`` blocks always run.
+
+When ``opentelemetry-api`` is installed, both drivers wrap each send in a
+CLIENT span (:mod:`._telemetry`), started in the caller's context.
 """
 
 from __future__ import annotations
@@ -25,10 +29,15 @@ import inspect
 import time
 from collections.abc import Awaitable, Callable, Generator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Protocol, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeVar
 
-import httpx
 from asgiref.sync import async_to_sync, iscoroutinefunction, sync_to_async
+
+from . import _telemetry
+from ._http import httpx
+
+#: Checked once: without opentelemetry-api the drivers never touch telemetry.
+_TRACING = _telemetry.ENABLED
 
 T = TypeVar("T")
 
@@ -39,6 +48,7 @@ __all__ = [
     "Gate",
     "Invoke",
     "Send",
+    "SendLabel",
     "Sleep",
     "call_async",
     "call_sync",
@@ -71,14 +81,28 @@ class Build:
         return f"Build({self.method} {self.url.split('?', 1)[0]})"
 
 
+class SendLabel(NamedTuple):
+    """What a :class:`Send` is for: which remote, which step, and which resend of one call."""
+
+    #: The remote's registered name.
+    remote: str
+    #: ``"request_token"``, ``"access_token"`` or ``"resource"``.
+    step: str
+    #: 0 for a call's first request, then 1, 2, ... for each retry or redirect hop.
+    resend: int = 0
+
+
 class Send:
     """Effect: send a request and return the (fully read) response."""
 
-    __slots__ = ("follow_redirects", "request")
+    __slots__ = ("follow_redirects", "label", "request")
 
-    def __init__(self, request: httpx.Request, follow_redirects: bool | None = None) -> None:
+    def __init__(
+        self, request: httpx.Request, follow_redirects: bool | None = None, label: SendLabel | None = None
+    ) -> None:
         self.request = request
         self.follow_redirects = follow_redirects
+        self.label = label
 
     def __repr__(self) -> str:
         return f"Send({self.request.method} {self.request.url.copy_with(query=None)})"
@@ -118,6 +142,20 @@ Effect = Build | Send | Invoke | Sleep
 Flow = Generator[Effect, Any, T]
 
 
+def _send_sync(client: httpx.Client, effect: Send) -> httpx.Response:
+    if effect.follow_redirects is None:
+        return client.send(effect.request)
+    return client.send(effect.request, follow_redirects=effect.follow_redirects)
+
+
+def _send_async(
+    client: httpx.AsyncClient, effect: Send, run_on_loop: Callable[[Any], Awaitable[Any]]
+) -> Awaitable[httpx.Response]:
+    if effect.follow_redirects is None:
+        return run_on_loop(client.send(effect.request))
+    return run_on_loop(client.send(effect.request, follow_redirects=effect.follow_redirects))
+
+
 def run_sync(flow: Flow[T], client: httpx.Client) -> T:
     """Drive *flow* with blocking I/O on *client*."""
     value: Any = None
@@ -131,10 +169,12 @@ def run_sync(flow: Flow[T], client: httpx.Client) -> T:
             value, error = None, None
             try:
                 if isinstance(effect, Send):
-                    if effect.follow_redirects is None:
-                        value = client.send(effect.request)
+                    if _TRACING:
+                        with _telemetry.ClientSpan(effect.request, effect.label) as span:
+                            value = _send_sync(client, effect)
+                            span.response(value)
                     else:
-                        value = client.send(effect.request, follow_redirects=effect.follow_redirects)
+                        value = _send_sync(client, effect)
                 elif isinstance(effect, Build):
                     value = client.build_request(effect.method, effect.url, **effect.kwargs)
                 elif isinstance(effect, Sleep):
@@ -166,10 +206,14 @@ async def run_async(
             value, error = None, None
             try:
                 if isinstance(effect, Send):
-                    if effect.follow_redirects is None:
-                        value = await run_on_loop(client.send(effect.request))
+                    if _TRACING:
+                        # The span starts here, in the view's context, and spans the
+                        # await; the request itself runs on the pool's loop.
+                        with _telemetry.ClientSpan(effect.request, effect.label) as span:
+                            value = await _send_async(client, effect, run_on_loop)
+                            span.response(value)
                     else:
-                        value = await run_on_loop(client.send(effect.request, follow_redirects=effect.follow_redirects))
+                        value = await _send_async(client, effect, run_on_loop)
                 elif isinstance(effect, Build):
                     value = client.build_request(effect.method, effect.url, **effect.kwargs)
                 elif isinstance(effect, Sleep):

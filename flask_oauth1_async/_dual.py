@@ -20,8 +20,9 @@ from collections.abc import Awaitable, Callable, Coroutine, Generator
 from collections.abc import Coroutine as CoroutineABC
 from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar
 
-import httpx
 from werkzeug.wrappers import Response as WerkzeugResponse
+
+from ._http import httpx
 
 if TYPE_CHECKING:
     from .tokens import OAuth1Token

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import importlib
 import inspect
 import logging
 import os
@@ -35,9 +36,9 @@ from concurrent.futures import Future
 from http.cookiejar import Cookie, CookieJar, DefaultCookiePolicy
 from typing import Any, Protocol, TypeVar
 
-import httpx
 from asgiref.sync import iscoroutinefunction
 
+from ._http import httpx
 from .errors import ConfigurationError, TransportError
 
 T = TypeVar("T")
@@ -369,10 +370,10 @@ def _aiohttp_transport(name: str, kwargs: dict[str, Any], verify: ssl.SSLContext
     """
     try:
         import aiohttp
-        import httpx_aiohttp
+
+        _httpx_aiohttp()  # fail early, with the install hint
     except ImportError:
         raise _aiohttp_missing(name) from None
-    del httpx_aiohttp  # imported above only to fail early, with the install hint
     if kwargs.pop("http2", False):
         raise ConfigurationError(
             f"client_kwargs of {name!r} asks for http2, which the aiohttp backend does not speak; "
@@ -410,9 +411,7 @@ def _aiohttp_transport(name: str, kwargs: dict[str, Any], verify: ssl.SSLContext
     if proxy is not None:
         return build(proxy if isinstance(proxy, httpx.Proxy) else httpx.Proxy(proxy))
     if kwargs.get("trust_env", True):
-        from httpx._utils import get_environment_proxies
-
-        env = get_environment_proxies()
+        env = importlib.import_module(httpx.__name__ + "._utils").get_environment_proxies()
         if env:
             mounts = dict(kwargs.pop("mounts", None) or {})
             for pattern, url in env.items():
@@ -421,10 +420,15 @@ def _aiohttp_transport(name: str, kwargs: dict[str, Any], verify: ssl.SSLContext
     return build(None)
 
 
-def _fast_transport_class() -> type[httpx.AsyncBaseTransport]:
-    from httpx_aiohttp import AiohttpTransport
+def _httpx_aiohttp() -> Any:
+    """httpx-aiohttp's module for the HTTP library in use (it ships one for httpx and one for httpx2)."""
+    return importlib.import_module("httpx_aiohttp.httpx2" if httpx.__name__ == "httpx2" else "httpx_aiohttp")
 
-    class FastAsyncTransport(AiohttpTransport):
+
+def _fast_transport_class() -> type[httpx.AsyncBaseTransport]:
+    base: type[httpx.AsyncBaseTransport] = _httpx_aiohttp().AiohttpTransport
+
+    class FastAsyncTransport(base):  # type: ignore[valid-type,misc]
         """httpx-aiohttp's transport with errors that say what happened (:func:`_remap_aiohttp_error`).
 
         Its constructor is replaced: it would build a TLS context of its own,

@@ -22,9 +22,8 @@ from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-import httpx
-
-from ._drivers import Build, Flow, Send, Sleep
+from ._drivers import Build, Flow, Send, SendLabel, Sleep
+from ._http import httpx
 from .config import RemoteSettings
 from .errors import (
     AccessDeniedError,
@@ -65,10 +64,12 @@ log = logging.getLogger("flask_oauth1_async")
 DENIED_PROBLEMS = frozenset({"user_refused", "permission_denied", "access_denied"})
 
 
-def send(request: httpx.Request, follow_redirects: bool | None = None) -> Flow[httpx.Response]:
-    """Send *request*, turning httpx's network errors into ours."""
+def send(
+    request: httpx.Request, follow_redirects: bool | None = None, label: SendLabel | None = None
+) -> Flow[httpx.Response]:
+    """Send *request*, turning httpx's network errors into ours; *label* names the remote and step."""
     try:
-        response: httpx.Response = yield Send(request, follow_redirects)
+        response: httpx.Response = yield Send(request, follow_redirects, label)
     except httpx.TimeoutException as exc:
         url = _safe_url(request.url)
         raise RequestTimeoutError(
@@ -281,7 +282,7 @@ def start_login(
     method = settings.request_token_method
     req: httpx.Request = yield Build(method, request_token_url, _params_kwargs(method, settings.request_token_params))
     req = signer.sign(req, callback=callback)
-    response = yield from send(req)
+    response = yield from send(req, label=SendLabel(settings.name, "request_token"))
     data = parse_token_response(response, "request token")
     if settings.require_callback_confirmed and data.get("oauth_callback_confirmed", "").lower() != "true":
         raise CallbackNotConfirmedError(
@@ -344,7 +345,7 @@ def finish_login(
         build_kwargs["headers"] = dict(settings.access_token_headers)
     req: httpx.Request = yield Build(method, access_token_url, build_kwargs)
     req = signer.sign(req, token=oauth_token, token_secret=claimed.secret, verifier=verifier or None)
-    response = yield from send(req)
+    response = yield from send(req, label=SendLabel(name, "access_token"))
     # A 4xx is the provider refusing this callback's verifier or token (an
     # edited callback URL): an AuthorizationError. A 5xx stays a ProviderHTTPError.
     refused = AccessTokenRefusedError if response.status_code < 500 else ProviderHTTPError
@@ -413,31 +414,36 @@ def call_resource(
         sign_token, token_secret = tok.token, tok.secret
 
     def sign(req: httpx.Request) -> httpx.Request:
-        if not signed:
-            return req
-        req.headers.pop("authorization", None)
         return signer.sign(
             req, token=sign_token, token_secret=token_secret, body_hash=options.get("body_hash"), extra_params=extra
         )
 
+    max_hops = int(settings.http_options.get("max_redirects", _MAX_REDIRECTS))
     attempt = 1
     waited = 0.0
+    sent = 0  # requests put on the wire by this call (retries and redirect hops included)
     while True:
         req: httpx.Request = yield Build(method, target, dict(request_kwargs))
-        response = yield from send(sign(req), follow_redirects=False)
-        origin = req.url.copy_with(path="/", query=None, fragment=None)
-        for _ in range(_MAX_REDIRECTS):
+        label = SendLabel(settings.name, "resource", sent)
+        response = yield from send(sign(req) if signed else req, follow_redirects=False, label=label)
+        sent += 1
+        origin = _origin(req.url)
+        signing = signed  # for this attempt's redirect chain only
+        for _ in range(max_hops):
             if not follow or not response.is_redirect or response.next_request is None:
                 break
-            hop = response.next_request
-            same_origin = hop.url.copy_with(path="/", query=None, fragment=None) == origin
-            hop = sign(hop) if same_origin else _unsigned(hop)
-            response = yield from send(hop, follow_redirects=False)
-            origin = origin if same_origin else hop.url.copy_with(path="/", query=None, fragment=None)
-            signed = signed and same_origin  # never sign for another host, not even on the way back
+            # The next hop as httpx built it may still carry this hop's protocol
+            # parameters (a 307/308 keeps the body; a Location may echo the query).
+            hop = _without_protocol_params(response.next_request)
+            # Sign again (fresh nonce) only while the chain stays on the first
+            # origin; once it leaves, nothing in it is signed any more.
+            signing = signing and _origin(hop.url) == origin
+            label = SendLabel(settings.name, "resource", sent)
+            response = yield from send(sign(hop) if signing else hop, follow_redirects=False, label=label)
+            sent += 1
         else:
             if follow and response.is_redirect:
-                raise TransportError(f"more than {_MAX_REDIRECTS} redirects calling {method} {_safe_url(target)}")
+                raise TransportError(f"more than {max_hops} redirects calling {method} {_safe_url(target)}")
         if response.status_code == 401 and not withhold_token:
             log.debug(
                 "a signed %s %s was refused (401); we signed: %s", method, _safe_url(target), base_string_of(response)
@@ -451,6 +457,25 @@ def call_resource(
         attempt += 1
 
 
-def _unsigned(request: httpx.Request) -> httpx.Request:
+def _origin(url: httpx.URL) -> tuple[bytes, bytes, int | None]:
+    return (url.raw_scheme, url.raw_host, url.port)
+
+
+def _without_protocol_params(request: httpx.Request) -> httpx.Request:
+    """*request* without an ``Authorization`` header or ``oauth_*`` parameters in its query or form body."""
     request.headers.pop("authorization", None)
+    query = request.url.query.decode("ascii")
+    if "oauth_" in query:
+        kept = "&".join(p for p in query.split("&") if not p.startswith("oauth_"))
+        request.url = request.url.copy_with(query=kept.encode("ascii") or None)
+    content_type = request.headers.get("content-type", "")
+    if content_type.split(";")[0].strip().lower() == "application/x-www-form-urlencoded":
+        body = request.content
+        if b"oauth_" in body:
+            kept_body = b"&".join(p for p in body.split(b"&") if not p.startswith(b"oauth_"))
+            headers = httpx.Headers(request.headers)
+            headers.pop("content-length", None)
+            request = httpx.Request(
+                request.method, request.url, headers=headers, content=kept_body, extensions=request.extensions
+            )
     return request

@@ -127,13 +127,33 @@ class OAuth:
     def register(self, name: str, overwrite: bool = False, **kwargs: Any) -> RemoteApp:
         """Register a remote app called *name* and return it.
 
-        Keywords are the ten settings of :data:`~flask_oauth1_async.config.CONFIG_KEYS` (``client_id``...
-        ``client_kwargs``) plus ``fetch_token`` (a no-argument callable,
-        sync or async), ``require_callback_confirmed`` (default True),
-        ``request_token_ttl`` (seconds a login may take, default 600),
-        ``request_token_method`` / ``access_token_method`` (default
-        ``"POST"``) and ``access_token_headers``. Registering a name again
-        replaces its settings (and drops its HTTP clients).
+        Keywords are the ten settings of :data:`~flask_oauth1_async.config.CONFIG_KEYS`
+        (``client_id``... ``client_kwargs``, which may also come from the
+        ``{NAME}_*`` config keys; with *overwrite* the config wins) plus the
+        register-only :data:`~flask_oauth1_async.config.EXTRA_KEYS`:
+
+        * ``fetch_token``: a no-argument callable, sync or async, returning
+          this remote's token for the current user;
+        * ``require_callback_confirmed`` (default True): False accepts a
+          request-token answer without ``oauth_callback_confirmed=true`` and
+          a callback without ``oauth_verifier`` (legacy OAuth 1.0);
+        * ``request_token_ttl``: seconds a login may take, default 600;
+        * ``request_token_method`` / ``access_token_method`` (default
+          ``"POST"``) and ``access_token_headers``;
+        * ``consumer_only``: False (default), True (sign resource calls with
+          the consumer key alone, no ``oauth_token``) or ``"empty"`` (an
+          empty ``oauth_token``);
+        * ``retry``: a :class:`~flask_oauth1_async.RetryPolicy` for
+          rate-limited resource calls, default None;
+        * ``authorize_token_param`` (default ``"oauth_token"``) and
+          ``authorize_consumer_key_param`` (default None): the names of the
+          request token and of the consumer key in the authorize URL
+          (E*TRADE: ``"token"`` and ``"key"``).
+
+        Unknown keywords raise :class:`TypeError` at once; values are checked
+        when the remote is first used in an app. Registering a name again
+        replaces its settings (and retires its HTTP clients). The settings
+        are described in ``docs/configuration.rst``.
         """
         if not name or not set(name) <= _NAME_CHARS or name[0].isdigit():
             raise ValueError(f"remote app name {name!r} must be a Python identifier (letters, digits, _)")

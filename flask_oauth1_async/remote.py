@@ -13,7 +13,6 @@ from types import MappingProxyType
 from typing import Any, cast
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
-import httpx
 from flask import current_app, g, has_request_context, redirect, request, session
 from werkzeug.wrappers import Response as WerkzeugResponse
 
@@ -21,6 +20,7 @@ from . import flows, signals
 from ._binding import BindingSource, RemoteBinding
 from ._drivers import Flow
 from ._dual import DualRedirect, DualResponse, DualToken, dual
+from ._http import httpx
 from .errors import AccessDeniedError, ConfigurationError, OAuth1Error
 from .tokens import OAuth1Token, TokenLike, TokenSlot
 

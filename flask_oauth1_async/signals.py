@@ -20,8 +20,9 @@ signal                 keyword arguments besides ``remote``
 ``api_call``           ``method``, ``url`` (without its query), ``status_code``
 =====================  ==========================================================
 
-No signal carries a secret: the token's secret is masked in its ``repr``,
-and URLs are sent without their query string.
+No signal carries a secret: the token's secret is masked in its ``repr``.
+``api_call`` sends the URL without its query string; ``login_started`` sends
+the whole authorize URL, whose query holds the (public) request token.
 """
 
 from __future__ import annotations

@@ -35,10 +35,10 @@ from functools import lru_cache
 from typing import Final
 from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 
-import httpx
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from ._http import httpx
 from .errors import ConfigurationError
 
 __all__ = [

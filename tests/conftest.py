@@ -24,6 +24,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+if os.environ.get("FLASK_OAUTH1_ASYNC_HTTP") == "httpx2":
+    # The suite on httpx2 (nox -s tests_httpx2): the package selects httpx2, and
+    # the tests' own "import httpx" gets the same library, so isinstance checks,
+    # transports and exceptions agree. It must run before anything imports httpx.
+    import httpx2
+
+    httpx2.alias_httpx()
+
 import httpx
 import pytest
 from flask import Flask

@@ -151,7 +151,6 @@ from functools import wraps
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit
 
-import httpx
 from asgiref.sync import iscoroutinefunction
 from flask import Flask, current_app, has_app_context, has_request_context, request
 from flask import json as flask_json
@@ -160,6 +159,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from .. import registry as _core
 from .._dual import DualRedirect, DualToken, dual
+from .._http import httpx
 from ..errors import (
     SECRET_FIELD_NAMES,
     AccessDeniedError,

@@ -759,7 +759,7 @@ class FakeProvider:
 
     def _authorize(self, url: str, *, user: str | None, deny: bool, timeout: float) -> tuple[int, str | None, str]:
         """Visit the authorize *url* like a browser would; returns (status, Location, body)."""
-        import httpx
+        from .._http import httpx
 
         params: dict[str, str] = {}
         if deny:
