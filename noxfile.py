@@ -19,7 +19,17 @@ from pathlib import Path
 import nox
 from packaging.version import Version
 
-nox.options.sessions = ["tests", "tests_lowest", "tests_httpx2", "lint", "typecheck", "docs", "build", "e2e"]
+nox.options.sessions = [
+    "tests",
+    "tests_aiohttp",
+    "tests_lowest",
+    "tests_httpx2",
+    "lint",
+    "typecheck",
+    "docs",
+    "build",
+    "e2e",
+]
 nox.options.reuse_existing_virtualenvs = True
 
 PYPROJECT = nox.project.load_toml("pyproject.toml")
@@ -138,6 +148,14 @@ def _lowest_out_of_step() -> list[str]:
     ]
     problems += [f"{name}: declared >={bound}, not in LOWEST" for name, bound in declared.items() if name not in LOWEST]
     return problems
+
+
+@nox.session(python=DEFAULT_PYTHON)
+def tests_aiohttp(session: nox.Session) -> None:
+    """Run the suite with every awaited call on the aiohttp backend (the ``aiohttp`` extra)."""
+    session.install("-e", ".[aiohttp]", *_group("tests"))
+    env = {"PYTHONFAULTHANDLER": "1", "FLASK_OAUTH1_ASYNC_TEST_ASYNC_BACKEND": "aiohttp"}
+    session.run("pytest", "-n", PYTEST_WORKERS, "-p", "no:cacheprovider", *session.posargs, env=env)
 
 
 @nox.session(python=DEFAULT_PYTHON)
@@ -332,6 +350,10 @@ def e2e(session: nox.Session) -> None:
 
 @nox.session(python=DEFAULT_PYTHON)
 def bench(session: nox.Session) -> None:
-    """Benchmarks vs raw httpx and Authlib; writes benchmarks/results/latest.md (``-- --quick`` for a short run)."""
-    session.install("-e", ".", "authlib", "requests", "starlette", "oauthlib", "trustme", "certifi", "psutil")
+    """Benchmarks vs raw httpx and Authlib, gunicorn included; writes benchmarks/results/latest.md.
+
+    ``-- --quick`` for a short run, ``-- --only server`` for the real-server part alone.
+    """
+    session.install("-e", ".[aiohttp]", "authlib", "requests", "starlette", "oauthlib", "trustme", "certifi", "psutil")
+    session.install("gunicorn", "h2")
     session.run("python", "-m", "benchmarks", *session.posargs, env={"PYTHONFAULTHANDLER": "1"})

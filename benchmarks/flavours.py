@@ -16,7 +16,10 @@ Each flavour makes the same signed GET with the same access token:
    (httpx), awaited with ``token=`` passed explicitly (no Starlette request
    is needed then);
 5. ``ours-sync``: ``oauth.up.get(url, token=...)`` in a ``def`` view;
-6. ``ours-async``: ``await oauth.up.get(url, token=...)`` in an ``async def`` view.
+6. ``ours-async``: ``await oauth.up.get(url, token=...)`` in an ``async def`` view;
+   ``ours-async-fast`` is the same with ``client_kwargs={"async_transport":
+   "aiohttp"}`` (the ``aiohttp`` extra), and ``raw-async-fast`` is flavour 2
+   with httpx-aiohttp's transport (its floor).
 
 Every flavour uses its library's default TLS settings; the CA bundle comes
 from ``SSL_CERT_FILE`` / ``REQUESTS_CA_BUNDLE`` (see :mod:`benchmarks.servers`).
@@ -53,7 +56,9 @@ TOKEN = {"oauth_token": "bench-access-token", "oauth_token_secret": "bench-acces
 SCHEMES = ("http", "https")
 API_PATH = "/api/me"
 #: Flavours whose view is an ``async def`` view in the one-call-per-request shape.
-ASYNC_VIEW_KEYS = ("raw-async-bg", "raw-to-thread", "authlib-starlette", "ours-async")
+ASYNC_VIEW_KEYS = ("raw-async-bg", "raw-to-thread", "authlib-starlette", "ours-async", "ours-async-fast")
+#: The named backend of the fast flavours.
+FAST = {"async_transport": "aiohttp"}
 #: Pool limits of the fan-out variants: keep up to 100 idle connections (httpx's default keeps 20).
 POOL100 = httpx.Limits(max_connections=100, max_keepalive_connections=100)
 
@@ -67,6 +72,8 @@ FLAVOURS: dict[str, tuple[str, str]] = {
     "authlib-starlette": ("4. Authlib Starlette client (httpx)", "async"),
     "ours-sync": ("5. ours, sync view", "sync"),
     "ours-async": ("6. ours, awaited in async view", "async"),
+    "raw-async-fast": ("2f. raw AsyncClient with httpx-aiohttp's transport, long-lived loop", "async"),
+    "ours-async-fast": ("6f. ours with async_transport='aiohttp', awaited in async view", "async"),
 }
 
 
@@ -167,6 +174,15 @@ class Clients:
         self.oauth = OAuth(app)
         for scheme in SCHEMES:
             self.oauth.register(f"up_{scheme}", client_id=CLIENT_ID, client_secret=CLIENT_SECRET)
+            self.oauth.register(
+                f"up_{scheme}_fast", client_id=CLIENT_ID, client_secret=CLIENT_SECRET, client_kwargs=FAST
+            )
+            self.oauth.register(
+                f"up_{scheme}_http2",
+                client_id=CLIENT_ID,
+                client_secret=CLIENT_SECRET,
+                client_kwargs={"http2": True},
+            )
             # A configuration variant for the fan-out run: keep up to 100 idle connections
             # (httpx's default keeps 20).
             self.oauth.register(
@@ -178,6 +194,9 @@ class Clients:
             # Two fresh remotes for the idle-pool experiment (see scenarios.idle_pool_cost).
             for suffix in ("idle1", "idle20"):
                 self.oauth.register(f"up_{scheme}_{suffix}", client_id=CLIENT_ID, client_secret=CLIENT_SECRET)
+                self.oauth.register(
+                    f"up_{scheme}_fast_{suffix}", client_id=CLIENT_ID, client_secret=CLIENT_SECRET, client_kwargs=FAST
+                )
 
         # 3: Authlib, Flask (requests)
         with warnings.catch_warnings():
@@ -203,6 +222,7 @@ class Clients:
         self.loop = asyncio.new_event_loop()
         self.raw_async = self.loop.run_until_complete(self._make_async_client())
         self.raw_async_pool100 = self.loop.run_until_complete(self._make_async_client(POOL100))
+        self.raw_async_fast = self.loop.run_until_complete(self._make_fast_client())
         # ... and, for async views (one loop per request), one in a background thread.
         self.raw_loop = LoopThread()
         self.raw_async_bg = self.raw_loop.submit(self._make_async_client()).result(30)
@@ -213,6 +233,12 @@ class Clients:
     async def _make_async_client(limits: httpx.Limits | None = None) -> httpx.AsyncClient:
         return httpx.AsyncClient(limits=limits) if limits is not None else httpx.AsyncClient()
 
+    @staticmethod
+    async def _make_fast_client() -> httpx.AsyncClient:
+        from httpx_aiohttp import AiohttpTransport
+
+        return httpx.AsyncClient(transport=AiohttpTransport())
+
     def url(self, scheme: str, path: str = API_PATH) -> str:
         return self.base_urls[scheme] + path
 
@@ -220,6 +246,7 @@ class Clients:
         self.raw_sync.close()
         self.loop.run_until_complete(self.raw_async.aclose())
         self.loop.run_until_complete(self.raw_async_pool100.aclose())
+        self.loop.run_until_complete(self.raw_async_fast.aclose())
         self.loop.close()
         self.raw_loop.submit(self.raw_async_bg.aclose()).result(30)
         self.raw_loop.stop()
@@ -263,8 +290,8 @@ class Clients:
                 return int((await remote.get(url, token=TOKEN)).status_code)
 
             return authlib_call
-        if key == "ours-async":
-            ours = getattr(self.oauth, f"up_{scheme}")
+        if key in ("ours-async", "ours-async-fast"):
+            ours = getattr(self.oauth, f"up_{scheme}" if key == "ours-async" else f"up_{scheme}_fast")
 
             async def ours_call(url: str) -> int:
                 return (await ours.get(url, token=TOKEN)).status_code
@@ -278,8 +305,9 @@ class Clients:
         """Runner for shape (a): *n* calls inside one Flask request (one async view for async flavours)."""
         url = self.url(scheme, path)
         app = self.app
-        if key == "raw-async":
-            client, auth, loop = self.raw_async, self.auth, self.loop
+        if key in ("raw-async", "raw-async-fast"):
+            client = self.raw_async if key == "raw-async" else self.raw_async_fast
+            auth, loop = self.auth, self.loop
 
             async def raw_batch(n: int) -> list[int]:
                 out = [0] * n

@@ -14,7 +14,7 @@ from typing import Any
 
 from . import report
 
-SECTIONS = ("signing", "a", "b", "profile", "idle", "fanout", "throughput", "memory", "dance")
+SECTIONS = ("signing", "a", "b", "asyncpath", "profile", "idle", "fanout", "throughput", "server", "memory", "dance")
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -89,6 +89,7 @@ def _dicts(samples: dict[str, Any]) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    from . import asyncpath
     from .flavours import SCHEMES, Clients
     from .memory import measure
     from .profiling import profile_ours
@@ -103,6 +104,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         signing,
         throughput,
     )
+    from .server_bench import real_server
     from .servers import make_tls
     from .upstream import Upstream
 
@@ -120,10 +122,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "config": {k: str(v) for k, v in vars(cfg).items()},
         }
     }
+    results["loadavg"] = loads = {}
+
+    def mark(section: str) -> None:
+        loads[section] = _loadavg().split(" ")[0]
+
     tls = make_tls()
     tls.export()
     try:
         if "signing" in only:
+            mark("signing")
             _log("signing alone")
             results["signing"] = _dicts(signing(cfg))
         with Upstream(tls.certfile, tls.keyfile, latency_ms=100.0) as upstream:
@@ -131,34 +139,56 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             _log("calibration: bare socket round trips to the upstream")
             results["calibration"] = _dicts(calibrate_upstream(upstream))
             clients = Clients({scheme: upstream.base_url(scheme) for scheme in SCHEMES})
+            asyncpath.register_remotes(clients)
+            asyncpath.add_views(clients)
             try:
                 if "a" in only:
+                    mark("shape_a")
                     results["shape_a"] = {}
                     for scheme in SCHEMES:
                         _log(f"(a) many calls in one request, {scheme}")
                         results["shape_a"][scheme] = _dicts(many_calls_in_one_request(clients, upstream, scheme, cfg))
                 if "b" in only:
+                    mark("shape_b")
                     results["shape_b"] = {}
                     for scheme in SCHEMES:
                         _log(f"(b) one call per request, {scheme}")
                         results["shape_b"][scheme] = _dicts(one_call_per_request(clients, upstream, scheme, cfg))
+                if "asyncpath" in only:
+                    mark("asyncpath")
+                    _log("async path, piece by piece (https)")
+                    results["asyncpath"] = {
+                        "in_view": _dicts(asyncpath.in_one_view(clients, "https", cfg.fast)),
+                        "per_request": _dicts(asyncpath.per_request(clients, "https", cfg.per_request_fast)),
+                    }
                 if "profile" in only:
+                    mark("profile")
                     _log("profiles (https)")
                     results["profile"] = profile_ours(clients, "https", cfg.profile_calls)
                 if "idle" in only:
+                    mark("idle_pool")
                     _log("idle pool cost (https)")
                     results["idle_pool"] = _dicts(idle_pool_cost(clients, "https", cfg.idle))
                 if "fanout" in only:
+                    mark("fanout")
                     results["fanout"] = {}
                     for scheme in SCHEMES:
                         _log(f"fan-out ({scheme}, 100 ms)")
                         fan = fanout(clients, upstream, scheme, cfg)
                         results["fanout"][scheme] = {str(size): _dicts(samples) for size, samples in fan.items()}
                 if "throughput" in only:
+                    mark("throughput")
                     _log("throughput, 8 client threads (https)")
                     results["throughput_scheme"] = "https"
                     results["throughput"] = throughput(clients, upstream, "https", cfg, log=_log)
+                if "server" in only:
+                    mark("real_server")
+                    _log("real server: gunicorn, 2 workers, --preload, sync and gthread workers (https)")
+                    results["real_server"] = real_server(
+                        upstream, cfg.server_total, cfg.server_rounds, report.SERVER_THREADS, log=_log
+                    )
                 if "memory" in only:
+                    mark("memory")
                     _log(f"memory: {cfg.memory_sync_calls} sync calls (fresh process, https)")
                     results["memory"] = {"sync": measure("sync", upstream.base_url("https"), cfg.memory_sync_calls)}
                     _log(f"memory: {cfg.memory_async_requests} async-view requests (fresh process, https)")
@@ -173,6 +203,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             )
             results["meta"]["sanity"] = sanity
         if "dance" in only:
+            mark("dance")
             _log("dance against the real provider (http)")
             d = dance(cfg, log=_log)
             results["dance"] = d if isinstance(d, str) else _dicts(d)
@@ -193,8 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--out", default=os.path.join(HERE, "results", "latest.md"), help="Markdown report path (default: %(default)s)"
     )
-    parser.add_argument("--json", help="JSON results path (default: next to --out, .json)")
-    parser.add_argument("--rst", help="also render the reStructuredText docs page here")
+    parser.add_argument("--json", help="JSON results path (default: next to --out, .json; git-ignored)")
     args = parser.parse_args(argv)
 
     results = json.loads(json.dumps(run(args)))  # render exactly what is stored
@@ -206,9 +236,6 @@ def main(argv: list[str] | None = None) -> int:
     with open(json_path, "w", encoding="utf-8") as handle:
         json.dump(results, handle, indent=1, sort_keys=False)
         handle.write("\n")
-    if args.rst:
-        with open(args.rst, "w", encoding="utf-8") as handle:
-            handle.write(report.render_rst(results))
     print(markdown)
     _log(f"wrote {args.out} and {json_path}")
     return 0

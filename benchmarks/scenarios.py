@@ -45,6 +45,8 @@ class Config:
     idle: Plan
     memory_sync_calls: int
     memory_async_requests: int
+    server_total: int = 400
+    server_rounds: int = 3
 
     @classmethod
     def quick(cls) -> Config:
@@ -65,6 +67,8 @@ class Config:
             idle=Plan(rounds=6, batch=50, warmup=20),
             memory_sync_calls=10_000,
             memory_async_requests=1_000,
+            server_total=240,
+            server_rounds=2,
         )
 
     @classmethod
@@ -75,8 +79,8 @@ class Config:
             slow=Plan(rounds=40, batch=4, warmup=4),
             per_request_fast=Plan(rounds=40, batch=38, warmup=50),
             per_request_slow=Plan(rounds=40, batch=3, warmup=4),
-            fanout_reps=7,
-            fanout_sequential_reps=3,
+            fanout_reps=5,
+            fanout_sequential_reps=2,
             throughput_total=1_200,
             throughput_rounds=3,
             dance=Plan(rounds=10, batch=5, warmup=2),
@@ -169,6 +173,8 @@ A_REFERENCES: dict[str, str | None] = {
     "ours-sync": "raw-sync",
     "authlib-starlette": "raw-async",
     "ours-async": "raw-async",
+    "raw-async-fast": "raw-async",
+    "ours-async-fast": "raw-sync",
 }
 
 
@@ -194,6 +200,7 @@ B_FLAVOURS: dict[str, str] = {
     "raw-to-thread": "2c. raw pooled httpx.Client via asyncio.to_thread, async view",
     "authlib-starlette": "4. Authlib Starlette client, async view",
     "ours-async": "6. ours, async view",
+    "ours-async-fast": "6f. ours with async_transport='aiohttp', async view",
 }
 B_REFERENCES: dict[str, str | None] = {
     "empty-sync": None,
@@ -205,6 +212,7 @@ B_REFERENCES: dict[str, str | None] = {
     "raw-to-thread": "ours-sync",
     "authlib-starlette": "ours-sync",
     "ours-async": "ours-sync",
+    "ours-async-fast": "ours-sync",
 }
 
 
@@ -222,6 +230,8 @@ def one_call_per_request(clients: Clients, upstream: Upstream, scheme: str, cfg:
 FANOUT_FLAVOURS: dict[str, str] = {
     "ours-async-gather": "ours, async view, asyncio.gather",
     "ours-async-gather-pool100": "ours with limits=Limits(max_keepalive_connections=100), async view, gather",
+    "ours-async-fast-gather": "ours with async_transport='aiohttp', async view, gather",
+    "ours-async-http2-gather": "ours with http2=True (HTTP/2 when the upstream offers it), async view, gather",
     "raw-async-gather": "raw AsyncClient, long-lived loop, asyncio.gather",
     "raw-async-gather-pool100": "raw AsyncClient with the same limits, long-lived loop, gather",
     "raw-to-thread-gather": "raw pooled httpx.Client via asyncio.to_thread, async view, gather",
@@ -242,9 +252,12 @@ def fanout(
     url = clients.url(scheme, "/slow" + API_PATH)
     ours = getattr(clients.oauth, f"up_{scheme}")
     ours_pool100 = getattr(clients.oauth, f"up_{scheme}_pool100")
+    ours_fast = getattr(clients.oauth, f"up_{scheme}_fast")
+    ours_http2 = getattr(clients.oauth, f"up_{scheme}_http2")
     authlib = getattr(clients.starlette, f"up_{scheme}")
     raw, raw100, auth, loop = clients.raw_async, clients.raw_async_pool100, clients.auth, clients.loop
     results: dict[int, dict[str, Sample]] = {}
+    versions: set[str] = set()
 
     for size in sizes:
 
@@ -260,6 +273,21 @@ def fanout(
             responses = await asyncio.gather(*(ours_pool100.get(url, token=TOKEN) for _ in range(n)))
             elapsed = perf_counter_ns() - t0
             assert all(r.status_code == 200 for r in responses)
+            return elapsed
+
+        async def ours_fast_view(n: int = size) -> int:
+            t0 = perf_counter_ns()
+            responses = await asyncio.gather(*(ours_fast.get(url, token=TOKEN) for _ in range(n)))
+            elapsed = perf_counter_ns() - t0
+            assert all(r.status_code == 200 for r in responses)
+            return elapsed
+
+        async def ours_http2_view(n: int = size) -> int:
+            t0 = perf_counter_ns()
+            responses = await asyncio.gather(*(ours_http2.get(url, token=TOKEN) for _ in range(n)))
+            elapsed = perf_counter_ns() - t0
+            assert all(r.status_code == 200 for r in responses)
+            versions.add(responses[0].http_version)
             return elapsed
 
         async def to_thread_view(n: int = size) -> int:
@@ -318,6 +346,8 @@ def fanout(
         runners: dict[str, Runner] = {
             "ours-async-gather": in_async_view(ours_view),
             "ours-async-gather-pool100": in_async_view(ours_pool100_view),
+            "ours-async-fast-gather": in_async_view(ours_fast_view),
+            "ours-async-http2-gather": in_async_view(ours_http2_view),
             "raw-async-gather": raw_runner,
             "raw-async-gather-pool100": lambda reps, coro=raw100_gather: raw_runner(reps, coro),
             "raw-to-thread-gather": in_async_view(to_thread_view),
@@ -349,6 +379,10 @@ def fanout(
             calls = sample.extra["calls"]
             if sample.new_connections is not None and calls:
                 sample.extra["conn_per_100_calls"] = 100.0 * sample.new_connections / calls
+                sample.extra["conn_per_burst"] = sample.new_connections / sample.n if sample.n else None
+    for sample in results[sizes[-1]].values():
+        if sample.key == "ours-async-http2-gather":
+            sample.extra["http_versions"] = sorted(versions)
     return results
 
 
@@ -359,6 +393,8 @@ IDLE_FLAVOURS: dict[str, str] = {
     "sync-20": "ours-sync, 20 idle pooled connections (right after a burst)",
     "async-1": "ours-async (one async view), 1 pooled connection",
     "async-20": "ours-async (one async view), 20 idle pooled connections (right after a burst)",
+    "fast-1": "ours-async with async_transport='aiohttp', 1 pooled connection",
+    "fast-20": "ours-async with async_transport='aiohttp', 20 idle pooled connections (right after a burst)",
 }
 
 
@@ -376,6 +412,8 @@ def idle_pool_cost(clients: Clients, scheme: str, plan: Plan) -> dict[str, Sampl
     app = clients.app
     one = getattr(clients.oauth, f"up_{scheme}_idle1")
     many = getattr(clients.oauth, f"up_{scheme}_idle20")
+    fast_one = getattr(clients.oauth, f"up_{scheme}_fast_idle1")
+    fast_many = getattr(clients.oauth, f"up_{scheme}_fast_idle20")
     url = clients.url(scheme, API_PATH)
     slow = clients.url(scheme, "/slow" + API_PATH)
 
@@ -432,9 +470,13 @@ def idle_pool_cost(clients: Clients, scheme: str, plan: Plan) -> dict[str, Sampl
         "sync-20": sync_runner(many, True),
         "async-1": async_runner(one, False),
         "async-20": async_runner(many, True),
+        "fast-1": async_runner(fast_one, False),
+        "fast-20": async_runner(fast_many, True),
     }
     samples = interleave(runners, dict.fromkeys(runners, plan), IDLE_FLAVOURS)
-    set_ratios(samples, {"sync-1": None, "sync-20": "sync-1", "async-1": None, "async-20": "async-1"})
+    references: dict[str, str | None] = {"sync-1": None, "sync-20": "sync-1", "async-1": None, "async-20": "async-1"}
+    references.update({"fast-1": None, "fast-20": "fast-1"})
+    set_ratios(samples, references)
     return samples
 
 

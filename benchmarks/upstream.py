@@ -13,6 +13,10 @@ Paths:
                    without blocking other connections
 anything else      the same JSON; unsigned requests allowed
 
+Over HTTPS it also speaks HTTP/2 (ALPN ``h2``, with the ``h2`` package; when
+it is missing only ``http/1.1`` is offered), so that ``http2=True`` clients
+are measured on HTTP/2. Clients that offer no ``h2`` get HTTP/1.1 as before.
+
 It does not verify signatures (the correctness suite does that). It counts,
 in shared memory the parent reads at any time: accepted TCP connections per
 listener, requests, and ``/api`` requests that were not signed.
@@ -72,6 +76,8 @@ class _Connection(asyncio.Protocol):
         self.buffer = bytearray()
         self.waiting = False
 
+        self.h2: _H2 | None = None
+
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
@@ -80,11 +86,19 @@ class _Connection(asyncio.Protocol):
         if sock is not None:
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        tls = transport.get_extra_info("ssl_object")
+        if tls is not None and tls.selected_alpn_protocol() == "h2":
+            self.h2 = _H2(transport, self.counters, self.latency_s)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
+        if self.h2 is not None:
+            self.h2.transport = None
 
     def data_received(self, data: bytes) -> None:
+        if self.h2 is not None:
+            self.h2.received(data)
+            return
         self.buffer += data
         self._process()
 
@@ -154,6 +168,77 @@ class _Connection(asyncio.Protocol):
             self.transport = None
 
 
+class _H2:
+    """The HTTP/2 side of one connection (the ``h2`` state machine; answers are the same JSON)."""
+
+    def __init__(self, transport: asyncio.Transport, counters: Any, latency_s: float) -> None:
+        import h2.config
+        import h2.connection
+
+        self.transport: asyncio.Transport | None = transport
+        self.counters = counters
+        self.latency_s = latency_s
+        self.conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False, header_encoding=None))
+        self.conn.initiate_connection()
+        self.requests: dict[int, tuple[bytes, bool]] = {}
+        self._flush()
+
+    def _flush(self) -> None:
+        data = self.conn.data_to_send()
+        if data and self.transport is not None:
+            self.transport.write(data)
+
+    def received(self, data: bytes) -> None:
+        import h2.events
+        import h2.exceptions
+
+        try:
+            events = self.conn.receive_data(data)
+        except h2.exceptions.ProtocolError:
+            self._flush()
+            if self.transport is not None:
+                self.transport.close()
+            return
+        for event in events:
+            if isinstance(event, h2.events.RequestReceived):
+                headers = dict(event.headers)
+                signed = headers.get(b"authorization", b"")[:6].lower() == b"oauth "
+                self.requests[event.stream_id] = (headers.get(b":path", b"/"), signed)
+            elif isinstance(event, h2.events.DataReceived):
+                self.conn.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
+            elif isinstance(event, h2.events.StreamEnded):
+                self._answer(event.stream_id)
+        self._flush()
+
+    def _answer(self, stream_id: int) -> None:
+        target, signed = self.requests.pop(stream_id, (b"/", False))
+        self.counters[REQUESTS] += 1
+        path, _, query = target.partition(b"?")
+        status, body = 200, _BODY
+        if b"/api/" in path and not signed:
+            self.counters[UNSIGNED] += 1
+            status, body = 401, b'{"error": "unsigned"}'
+        delay = 0.0
+        if path.startswith(b"/slow"):
+            delay = self.latency_s
+            for item in query.split(b"&"):
+                if item.startswith(b"ms="):
+                    delay = int(item[3:]) / 1000.0
+        if delay > 0:
+            asyncio.get_running_loop().call_later(delay, self._send, stream_id, status, body)
+        else:
+            self._send(stream_id, status, body)
+
+    def _send(self, stream_id: int, status: int, body: bytes) -> None:
+        if self.transport is None:
+            return
+        headers = [(b":status", str(status).encode()), (b"content-type", b"application/json")]
+        headers.append((b"content-length", str(len(body)).encode()))
+        self.conn.send_headers(stream_id, headers)
+        self.conn.send_data(stream_id, body, end_stream=True)
+        self._flush()
+
+
 def _serve(counters: Any, certfile: str, keyfile: str, latency_ms: float, conn: Any) -> None:
     """Process entry point: serve until the parent says stop (or goes away)."""
 
@@ -161,7 +246,12 @@ def _serve(counters: Any, certfile: str, keyfile: str, latency_ms: float, conn: 
         loop = asyncio.get_running_loop()
         tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         tls.load_cert_chain(certfile, keyfile)
-        tls.set_alpn_protocols(["http/1.1"])
+        try:
+            import h2  # noqa: F401 - HTTP/2 is offered only when it can be spoken
+
+            tls.set_alpn_protocols(["h2", "http/1.1"])
+        except ImportError:
+            tls.set_alpn_protocols(["http/1.1"])
         latency = latency_ms / 1000.0
         plain = await loop.create_server(
             lambda: _Connection(counters, HTTP_CONNECTIONS, latency), "127.0.0.1", 0, backlog=1024

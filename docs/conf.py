@@ -3,8 +3,23 @@
 from __future__ import annotations
 
 import importlib.util
+import os
+import sys
 
 import flask_oauth1_async
+
+_DOCS = os.path.dirname(os.path.abspath(__file__))
+_ROOT = os.path.dirname(_DOCS)
+
+# The benchmark page includes the headline tables of the committed Markdown
+# report (benchmarks/results/latest.md), converted here at build time.
+sys.path.insert(0, _ROOT)
+from benchmarks.docs_snippet import write_snippet  # noqa: E402
+
+write_snippet(
+    os.path.join(_ROOT, "benchmarks", "results", "latest.md"),
+    os.path.join(_DOCS, "_generated", "benchmark-headline.inc"),
+)
 
 project = "flask_oauth1_async"
 author = "flask_oauth1_async developers"
@@ -20,7 +35,7 @@ autodoc_typehints = "description"
 autodoc_typehints_format = "short"
 autodoc_default_options = {"show-inheritance": True}
 
-exclude_patterns = ["_build", "requirements.txt"]
+exclude_patterns = ["_build", "_generated", "requirements.txt"]
 templates_path: list[str] = []
 default_role = "code"
 

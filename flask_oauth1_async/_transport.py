@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import importlib
 import inspect
 import logging
 import os
@@ -262,7 +263,8 @@ loop_thread = LoopThread()
 _EXTRA_CLIENT_OPTIONS = frozenset({"async_transport", "async_event_hooks"})
 
 #: The ``client_kwargs`` keys passed on to httpx (its client options, plus
-#: ``async_transport`` and ``async_event_hooks`` for the awaited client only).
+#: ``async_transport`` and ``async_event_hooks`` for the awaited client only;
+#: ``async_transport`` may also name a backend of :data:`ASYNC_BACKENDS`).
 HTTP_CLIENT_OPTIONS: frozenset[str] = (
     frozenset(
         (
@@ -303,6 +305,197 @@ def _resolve_verify(verify: object) -> ssl.SSLContext | bool:
             return ssl.create_default_context(capath=path)
         return ssl.create_default_context(cafile=path)
     raise ConfigurationError("client_kwargs['verify'] must be True, False, an ssl.SSLContext or a CA bundle path")
+
+
+# ---------------------------------------------------------------- the aiohttp backend (extra "aiohttp")
+
+#: The names ``client_kwargs["async_transport"]`` accepts instead of a transport object.
+ASYNC_BACKENDS = ("httpx", "aiohttp")
+
+#: The backend awaited calls use when ``client_kwargs`` names none. It stays
+#: ``"httpx"`` whether or not the extra is installed (see docs/benchmarks.rst);
+#: the test suite sets it to run everything on the aiohttp backend.
+default_async_transport = "httpx"
+
+
+def _aiohttp_missing(name: str) -> ConfigurationError:
+    return ConfigurationError(
+        f"client_kwargs['async_transport'] of {name!r} is 'aiohttp', which needs the optional "
+        "dependency: pip install 'flask_oauth1_async[aiohttp]'"
+    )
+
+
+def _remap_aiohttp_error(exc: httpx.TransportError) -> httpx.TransportError:
+    """Give an error of httpx-aiohttp's transport the httpx class that says what happened.
+
+    httpx-aiohttp files every connection error it does not know (a server
+    closing the connection mid-answer, a reset) under ``ConnectTimeout``, and
+    lets aiohttp's own response errors through unmapped; our error types are
+    chosen from the httpx class, so a dropped connection must not read as a
+    timeout.
+    """
+    import aiohttp
+
+    cause = exc.__cause__
+    mapped: type[httpx.TransportError] | None = None
+    if isinstance(cause, aiohttp.ConnectionTimeoutError):
+        mapped = httpx.ConnectTimeout
+    elif isinstance(cause, aiohttp.SocketTimeoutError):
+        mapped = httpx.ReadTimeout
+    elif isinstance(cause, aiohttp.ClientConnectorError):
+        mapped = httpx.ConnectError
+    elif isinstance(cause, (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError)):
+        mapped = httpx.RemoteProtocolError if isinstance(cause, aiohttp.ServerDisconnectedError) else httpx.ReadError
+    elif isinstance(cause, aiohttp.ClientOSError):
+        mapped = httpx.ReadError
+    elif isinstance(cause, aiohttp.ClientConnectionError) and isinstance(exc, httpx.ConnectTimeout):
+        mapped = httpx.NetworkError
+    if mapped is None or type(exc) is mapped:
+        return exc
+    error = mapped(str(exc) or type(cause).__name__)
+    error.__cause__ = cause
+    return error
+
+
+def _aiohttp_transport(name: str, kwargs: dict[str, Any], verify: ssl.SSLContext | bool) -> httpx.AsyncBaseTransport:
+    """Build the aiohttp transport for awaited calls, moving the transport options out of *kwargs*.
+
+    ``limits``, ``proxy``, ``cert`` and ``http1`` belong to the transport (httpx
+    would otherwise build an httpcore transport for a proxy). What it keeps:
+    our TLS context (``verify``), httpx's per-request timeouts (connect, read,
+    and pool as aiohttp's connection-acquisition timeout; aiohttp has no
+    write timeout), an explicit proxy or, with ``trust_env``, the proxy
+    environment variables, and no cookie jar at all (aiohttp's session would
+    otherwise keep response cookies and send them to the next user).
+    """
+    try:
+        import aiohttp
+
+        _httpx_aiohttp()  # fail early, with the install hint
+    except ImportError:
+        raise _aiohttp_missing(name) from None
+    if kwargs.pop("http2", False):
+        raise ConfigurationError(
+            f"client_kwargs of {name!r} asks for http2, which the aiohttp backend does not speak; "
+            "drop 'http2' or use async_transport='httpx'"
+        )
+    kwargs.pop("http1", None)
+    limits = kwargs.pop("limits", None) or httpx.Limits(max_connections=100, max_keepalive_connections=20)
+    proxy = kwargs.pop("proxy", None)
+    cert = kwargs.pop("cert", None)
+    context = verify if isinstance(verify, ssl.SSLContext) else httpx.create_ssl_context(verify=verify)
+    if cert:
+        if context is _ssl_context:  # never give the shared context a client certificate
+            context = httpx.create_ssl_context()
+        if isinstance(cert, (str, os.PathLike)):
+            context.load_cert_chain(cert)
+        else:
+            context.load_cert_chain(*cert)
+
+    def session_factory() -> aiohttp.ClientSession:  # called on the background loop, on first use
+        connector = aiohttp.TCPConnector(
+            ssl=context,
+            limit=limits.max_connections or 0,
+            keepalive_timeout=limits.keepalive_expiry if limits.keepalive_expiry is not None else 15.0,
+        )
+        return aiohttp.ClientSession(
+            connector=connector,
+            cookie_jar=aiohttp.DummyCookieJar(),
+            skip_auto_headers=("Content-Type", "User-Agent"),
+            auto_decompress=False,
+        )
+
+    def build(proxy_url: httpx.Proxy | None) -> httpx.AsyncBaseTransport:
+        return _fast_async_transport(verify=context, limits=limits, proxy=proxy_url, client=session_factory)
+
+    if proxy is not None:
+        return build(proxy if isinstance(proxy, httpx.Proxy) else httpx.Proxy(proxy))
+    if kwargs.get("trust_env", True):
+        env = importlib.import_module(httpx.__name__ + "._utils").get_environment_proxies()
+        if env:
+            mounts = dict(kwargs.pop("mounts", None) or {})
+            for pattern, url in env.items():
+                mounts.setdefault(pattern, None if url is None else build(httpx.Proxy(url)))
+            kwargs["mounts"] = mounts
+    return build(None)
+
+
+def _httpx_aiohttp() -> Any:
+    """httpx-aiohttp's module for the HTTP library in use (it ships one for httpx and one for httpx2)."""
+    return importlib.import_module("httpx_aiohttp.httpx2" if httpx.__name__ == "httpx2" else "httpx_aiohttp")
+
+
+def _fast_transport_class() -> type[httpx.AsyncBaseTransport]:
+    base: type[httpx.AsyncBaseTransport] = _httpx_aiohttp().AiohttpTransport
+
+    class FastAsyncTransport(base):  # type: ignore[valid-type,misc]
+        """httpx-aiohttp's transport with errors that say what happened (:func:`_remap_aiohttp_error`).
+
+        Its constructor is replaced: it would build a TLS context of its own,
+        while ours comes ready (the session factory holds the connector). The
+        request path reads ``client`` and ``proxy`` only (httpx-aiohttp 0.2).
+        """
+
+        def __init__(
+            self,
+            *,
+            verify: ssl.SSLContext,
+            limits: httpx.Limits,
+            proxy: httpx.Proxy | None,
+            client: Callable[[], Any],
+        ) -> None:
+            self.ssl_context = verify
+            self.limits = limits
+            self.proxy = proxy
+            self.client = client
+
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            if "transfer-encoding" not in request.headers:
+                # An unread body with a known size (httpx hands a followed redirect the
+                # original's stream unread): send it with its length, as httpcore does,
+                # not as an empty chunked body.
+                await request.aread()
+            try:
+                response: httpx.Response = await super().handle_async_request(request)
+            except httpx.TransportError as exc:
+                raise _remap_aiohttp_error(exc) from exc.__cause__
+            except Exception as exc:
+                import aiohttp
+
+                if isinstance(exc, aiohttp.ClientError):  # not mapped by httpx-aiohttp: a bad answer
+                    raise httpx.RemoteProtocolError(str(exc) or type(exc).__name__) from exc
+                raise
+            response.stream = _RemappedStream(response.stream)
+            return response
+
+    return FastAsyncTransport
+
+
+class _RemappedStream(httpx.AsyncByteStream):
+    """A response body whose read errors are remapped like the request's."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    async def __aiter__(self) -> Any:
+        try:
+            async for chunk in self._inner:
+                yield chunk
+        except httpx.TransportError as exc:
+            raise _remap_aiohttp_error(exc) from exc.__cause__
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+def _fast_async_transport(**options: Any) -> httpx.AsyncBaseTransport:
+    global _fast_transport
+    if _fast_transport is None:
+        _fast_transport = _fast_transport_class()
+    return _fast_transport(**options)
+
+
+_fast_transport: type[httpx.AsyncBaseTransport] | None = None
 
 
 class ClientPool:
@@ -363,6 +556,10 @@ class ClientPool:
             kwargs["event_hooks"] = {event: [_as_async_hook(h) for h in hs] for event, hs in hooks.items()}
         sync_transport = kwargs.pop("transport", None)
         async_transport = kwargs.pop("async_transport", None)
+        verify = self._verify
+        if kwargs.get("cert") and verify is _ssl_context:
+            # httpx loads a client certificate into the context it is given: never into the shared one.
+            verify = httpx.create_ssl_context()
         if kind == "sync":
             if sync_transport is not None:
                 if not isinstance(sync_transport, httpx.BaseTransport):
@@ -372,6 +569,16 @@ class ClientPool:
                     )
                 kwargs["transport"] = sync_transport
         else:
+            if async_transport is None and sync_transport is None:
+                async_transport = default_async_transport
+            if isinstance(async_transport, str):
+                backend = async_transport
+                if backend not in ASYNC_BACKENDS:
+                    raise ConfigurationError(
+                        f"client_kwargs['async_transport'] of {self.name!r} is {backend!r}; the named backends are "
+                        f"{', '.join(repr(b) for b in ASYNC_BACKENDS)} (or pass an httpx.AsyncBaseTransport)"
+                    )
+                async_transport = _aiohttp_transport(self.name, kwargs, verify) if backend == "aiohttp" else None
             transport = async_transport if async_transport is not None else sync_transport
             if transport is not None:
                 if not isinstance(transport, httpx.AsyncBaseTransport):
@@ -380,7 +587,7 @@ class ClientPool:
                         "pass one as client_kwargs['async_transport'] for awaited calls"
                     )
                 kwargs["transport"] = transport
-        kwargs["verify"] = self._verify
+        kwargs["verify"] = verify
         return kwargs
 
     def sync_client(self) -> httpx.Client:

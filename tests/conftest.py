@@ -11,6 +11,10 @@
 * ``http``: a plain httpx client for the test's own requests to a client app.
 * ``side``: a :class:`~tests.support.side_server.SideServer` (cookies, echo,
   a gate that holds requests), stopped after the test.
+
+``FLASK_OAUTH1_ASYNC_TEST_ASYNC_BACKEND=aiohttp`` runs every awaited call of
+the suite (that names no transport of its own) on the aiohttp backend
+(``nox -s tests_aiohttp``); unset, awaited calls use httpx's own transport.
 """
 
 from __future__ import annotations
@@ -32,10 +36,20 @@ import httpx
 import pytest
 from flask import Flask
 
-from flask_oauth1_async import OAuth
+from flask_oauth1_async import OAuth, _transport
 from tests.support.provider import HMAC_CLIENT_ID, HMAC_CLIENT_SECRET, ProviderState, create_provider
 from tests.support.servers import ServerThread, TLSMaterial, make_tls
 from tests.support.side_server import SideServer
+
+_ASYNC_BACKEND = os.environ.get("FLASK_OAUTH1_ASYNC_TEST_ASYNC_BACKEND", "httpx")
+if _ASYNC_BACKEND not in _transport.ASYNC_BACKENDS:
+    raise pytest.UsageError(f"FLASK_OAUTH1_ASYNC_TEST_ASYNC_BACKEND={_ASYNC_BACKEND!r} is not a backend")
+_transport.default_async_transport = _ASYNC_BACKEND
+
+
+def pytest_report_header() -> str:
+    return f"flask_oauth1_async async backend: {_ASYNC_BACKEND}"
+
 
 _SLOW_PARTS = (
     "tests/reliability/",

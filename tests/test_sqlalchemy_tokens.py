@@ -8,6 +8,7 @@ callback that saves the token. The provider is the fake one from
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import sqlite3
 from collections.abc import Iterator
@@ -119,7 +120,7 @@ def app_and_oauth(oauth1_provider: FakeProvider, tmp_path: Path) -> Iterator[tup
 
 def rows(database: Path) -> list[tuple[Any, ...]]:
     """What is really in the SQLite file, read without SQLAlchemy."""
-    with sqlite3.connect(database) as con:
+    with contextlib.closing(sqlite3.connect(database)) as con:  # closing: a sqlite3 "with" only commits
         return con.execute(
             "SELECT user_id, provider, account, oauth_token, oauth_token_secret, extra FROM oauth1_tokens ORDER BY id"
         ).fetchall()
@@ -241,5 +242,7 @@ def test_default_string_user_id_column(tmp_path: Path) -> None:
         plain.save_token("twitter", {"oauth_token": "x" * 20, "oauth_token_secret": "y", "screen_name": "z"})
         assert plain.fetch_token("twitter") == {"oauth_token": "x" * 20, "oauth_token_secret": "y", "screen_name": "z"}
     engine.dispose()
-    with sqlite3.connect(tmp_path / "plain.sqlite3") as con:
+    with contextlib.closing(
+        sqlite3.connect(tmp_path / "plain.sqlite3")
+    ) as con:  # closing: a sqlite3 "with" only commits
         assert con.execute("SELECT user_id, account FROM plain_tokens").fetchall() == [("user-7", "")]

@@ -20,6 +20,7 @@ if EXAMPLES not in sys.path:
     sys.path.insert(0, EXAMPLES)
 
 from login_app import create_app, oauth  # noqa: E402
+from login_app.store import db  # noqa: E402
 
 pytest_plugins = ["flask_oauth1_async.testing.pytest_plugin"]
 
@@ -37,3 +38,5 @@ def app(
     app = create_app({"SECRET_KEY": "example-tests", "OAUTH1_CACHE": request.param, **oauth1_provider.config("DEMO")})
     yield app
     oauth.close()
+    with app.app_context():  # close the pooled SQLite connections (Python 3.13 warns about unclosed ones)
+        db.engine.dispose()

@@ -7,6 +7,7 @@ opt-in plugin named in ``conftest.py``.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -21,7 +22,9 @@ Login = Callable[..., Any]
 
 
 def stored_accounts(tmp_path: Path) -> list[tuple[str, str]]:
-    with sqlite3.connect(tmp_path / "login_app.sqlite3") as con:
+    with contextlib.closing(
+        sqlite3.connect(tmp_path / "login_app.sqlite3")
+    ) as con:  # closing: a sqlite3 "with" only commits
         return con.execute("SELECT provider, user_id FROM stored_tokens ORDER BY id").fetchall()
 
 

@@ -1,0 +1,143 @@
+"""The real-server benchmark: gunicorn, 2 workers, ``--preload``, sync and gthread workers.
+
+For each worker class one gunicorn master serves :mod:`benchmarks.gunicorn_app`
+on 127.0.0.1; the load generator process (:mod:`benchmarks.loadgen`, a fixed
+number of requests from a fixed number of threads: bounded) drives every
+flavour's view in round-robin rounds, so all flavours of a worker class are
+measured in the same run. Reported per flavour: requests/s (requests over the
+summed wall time of its rounds), p50/p99 latency as the load generator sees it
+(queueing included), errors, and new upstream connections per 100 requests.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from typing import Any
+
+from .gunicorn_app import PATHS
+from .loadgen import LoadGenerator
+from .stats import percentile
+from .upstream import Upstream
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+LABELS = {
+    "raw-sync": "raw pooled httpx.Client + minimal OAuth1 Auth, sync view",
+    "ours-sync": "ours, sync view",
+    "ours-async": "ours, async view (httpx transport)",
+    "ours-async-fast": "ours, async view, async_transport='aiohttp'",
+    "authlib-flask": "Authlib Flask client, sync view",
+}
+#: worker class -> extra gunicorn arguments
+WORKERS = {"sync": ["-k", "sync"], "gthread": ["-k", "gthread", "--threads", "4"]}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class Gunicorn:
+    """``python -m gunicorn`` with 2 workers and ``--preload`` on 127.0.0.1, stopped on exit."""
+
+    def __init__(self, worker_args: list[str], env: dict[str, str]) -> None:
+        self.port = _free_port()
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop()
+        args = [sys.executable, "-m", "gunicorn", "-w", "2", "--preload", *worker_args]
+        args += ["-b", f"127.0.0.1:{self.port}", "--log-level", "warning", "benchmarks.gunicorn_app:create_app()"]
+        self._process = subprocess.Popen(
+            args,
+            cwd=ROOT,
+            env={**os.environ, **env},
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 30
+        while True:
+            if self._process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited with {self._process.returncode}: {self.log()}")
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
+                sock.sendall(b"GET /ready HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+                if b" 200 " in sock.recv(64):
+                    break
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("gunicorn did not answer within 30 s: " + self.log())
+            time.sleep(0.1)
+
+    def log(self) -> str:
+        self._log.seek(0)
+        return self._log.read().decode("utf-8", "replace")[-2000:]
+
+    def stop(self) -> None:
+        if self._process.poll() is None:
+            self._process.send_signal(signal.SIGTERM)
+            try:
+                self._process.wait(15)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self._process.pid, signal.SIGKILL)
+                self._process.wait(5)
+        self._log.close()
+
+
+def real_server(
+    upstream: Upstream,
+    total: int,
+    rounds: int,
+    threads: int = 8,
+    log: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Run every flavour under each worker class; returns ``{worker_class: {flavour: figures}}``."""
+    env = {"BENCH_UPSTREAM": upstream.base_url("https")}
+    out: dict[str, Any] = {}
+    keys = list(PATHS)
+    with LoadGenerator() as generator:
+        for worker, worker_args in WORKERS.items():
+            server = Gunicorn(worker_args, env)
+            try:
+                acc = {k: {"wall_ns": 0, "lat": [], "errors": [], "conns": 0} for k in keys}
+                for key in keys:  # warm-up: every worker process builds its clients and connections
+                    generator.run(server.port, PATHS[key], threads, threads * 4)
+                for round_no in range(rounds):
+                    shift = round_no % len(keys)
+                    for key in keys[shift:] + keys[:shift]:
+                        n = max(threads, total // 10) if key == "authlib-flask" else total
+                        before = upstream.connections("https")
+                        result = generator.run(server.port, PATHS[key], threads, n)
+                        acc[key]["conns"] += upstream.connections("https") - before
+                        acc[key]["wall_ns"] += result["wall_ns"]
+                        acc[key]["lat"].extend(result["latencies_ns"])
+                        acc[key]["errors"].extend(result["errors"])
+                    if log:
+                        log(f"real server, {worker} workers: round {round_no + 1}/{rounds}")
+            finally:
+                server.stop()
+            figures: dict[str, Any] = {}
+            for key in keys:
+                data = acc[key]
+                lat = sorted(x / 1000.0 for x in data["lat"])
+                requests = len(lat)
+                figures[key] = {
+                    "label": LABELS[key],
+                    "requests": requests,
+                    "threads": threads,
+                    "req_per_s": requests / (data["wall_ns"] / 1e9) if data["wall_ns"] else 0.0,
+                    "p50_us": percentile(lat, 50),
+                    "p99_us": percentile(lat, 99),
+                    "conn_per_100": 100.0 * data["conns"] / requests if requests else None,
+                    "errors": len(data["errors"]),
+                    "error_kinds": sorted(set(data["errors"]))[:5],
+                }
+            out[worker] = figures
+    return out
