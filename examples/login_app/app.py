@@ -34,7 +34,7 @@ from typing import Any
 
 import httpx
 from asgiref.sync import sync_to_async
-from flask import Flask, current_app, flash, redirect, render_template, session, url_for
+from flask import Flask, current_app, flash, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
 from flask_oauth1_async import (
@@ -47,6 +47,7 @@ from flask_oauth1_async import (
     ProviderError,
     RemoteApp,
     TransportError,
+    signals,
 )
 
 from .providers import PRESETS, Preset, dig
@@ -198,12 +199,18 @@ def make_cache(kind: str, instance: str) -> Any:
     raise ValueError(f"OAUTH1_CACHE must be session, simple or filesystem, not {kind!r}")
 
 
+def _log_login(app: Flask, remote: str, token: Mapping[str, Any], **_: Any) -> None:
+    """A signal receiver: note who signed in (the token's secret is never logged)."""
+    app.logger.info("signed in with %s as %s", remote, token.get("screen_name") or token.get("user_id") or "?")
+
+
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     """Build the login app from the environment (and *overrides*, which win)."""
     env = os.environ
     instance = os.path.abspath(env.get("LOGIN_APP_INSTANCE") or DEFAULT_INSTANCE)
     os.makedirs(instance, exist_ok=True)
     app = Flask(__name__, instance_path=instance)
+    signals.login_completed.connect(_log_login, app)  # receivers of this app only
     app.config.update(
         OAUTH1_PROVIDER=env.get("OAUTH1_PROVIDER", "demo").strip().lower(),
         OAUTH1_CACHE=env.get("OAUTH1_CACHE", "session"),
@@ -261,13 +268,14 @@ def register_views(app: Flask) -> None:
 
     @app.get("/sync/login")
     def sync_login() -> Response:
-        return remote().authorize_redirect(url_for("sync_authorize", _external=True))
+        # ?next=/some/page is kept with the pending login; off-site targets are dropped.
+        return remote().authorize_redirect(url_for("sync_authorize", _external=True), next_url=request.args.get("next"))
 
     @app.get("/sync/authorize")
     def sync_authorize() -> Response:
         token = remote().authorize_access_token()
         sign_in(token)
-        return redirect(url_for("sync_profile"))
+        return remote().redirect_to_next(default=url_for("sync_profile"))
 
     @app.get("/sync/profile")
     def sync_profile() -> Any:
@@ -286,13 +294,15 @@ def register_views(app: Flask) -> None:
 
     @app.get("/async/login")
     async def async_login() -> Response:
-        return await remote().authorize_redirect(url_for("async_authorize", _external=True))
+        return await remote().authorize_redirect(
+            url_for("async_authorize", _external=True), next_url=request.args.get("next")
+        )
 
     @app.get("/async/authorize")
     async def async_authorize() -> Response:
         token = await remote().authorize_access_token()
         await sign_in_async(token)
-        return redirect(url_for("async_profile"))
+        return remote().redirect_to_next(default=url_for("async_profile"))
 
     @app.get("/async/profile")
     async def async_profile() -> Any:

@@ -100,3 +100,14 @@ def test_logout_deletes_the_token(app: Flask, oauth1_login: Login, tmp_path: Pat
     client.get("/logout")
     assert stored_accounts(tmp_path) == []
     assert client.get("/sync/profile").status_code == 302  # MissingTokenError: back to the index
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_login_returns_to_the_next_page(kind: str, app: Flask, oauth1_login: Login) -> None:
+    # The next URL travels with the pending login; an off-site one is dropped.
+    client = app.test_client()
+    response = oauth1_login(client, f"/{kind}/login?next=/{kind}/fanout", user="bob")
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith(f"/{kind}/fanout")
+    response = oauth1_login(app.test_client(), f"/{kind}/login?next=https://evil.test/", user="bob")
+    assert response.headers["Location"].endswith(f"/{kind}/profile")
