@@ -184,6 +184,7 @@ def test_http2_is_refused_on_the_aiohttp_backend() -> None:
 
 def test_missing_extra_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "httpx_aiohttp", None)
+    monkeypatch.setitem(sys.modules, "httpx_aiohttp.httpx2", None)  # its module for httpx2
     with pytest.raises(ConfigurationError, match=r"flask_oauth1_async\[aiohttp\]"):
         ClientPool("demo", {"async_transport": "aiohttp"})._client_kwargs("async")
 
