@@ -99,10 +99,17 @@ def new_nonce() -> str:
     return base64.b32encode(os.urandom(16)).rstrip(b"=").decode("ascii")
 
 
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+#: ASCII characters outside the unreserved set, mapped to their percent-encoding.
+_ASCII_ESCAPES = {c: f"%{c:02X}" for c in range(128) if chr(c) not in _UNRESERVED}
+
+
 def escape(value: str) -> str:
     """Percent-encode *value* as RFC 5849 section 3.6 requires (UTF-8, unreserved kept)."""
     if _all_unreserved(value):  # the common case (keys, tokens, nonces): nothing to encode
         return value
+    if value.isascii():  # base string URIs and normalised parameters: one C-level pass
+        return value.translate(_ASCII_ESCAPES)
     return quote(value, safe="~")
 
 
