@@ -94,9 +94,11 @@ class LoopThread:
         self._pid = 0
         #: Incremented each time a new loop starts.
         self.generation = 0
-        # Callers waiting on the current loop: their loop and future.
-        self._waiters: dict[asyncio.Future[Any], asyncio.AbstractEventLoop] = {}
+        # Callers waiting on a background loop: their future -> (their loop, the background loop).
+        self._waiters: dict[asyncio.Future[Any], tuple[asyncio.AbstractEventLoop, asyncio.AbstractEventLoop]] = {}
         self._waiters_lock = threading.Lock()
+        # A loop whose run_forever() has returned: it is never handed out again.
+        self._dying: asyncio.AbstractEventLoop | None = None
 
     def __repr__(self) -> str:
         return f"<LoopThread generation={self.generation} running={self.running}>"
@@ -109,6 +111,7 @@ class LoopThread:
             and self._pid == os.getpid()
             and thread.is_alive()
             and not loop.is_closed()
+            and loop is not self._dying
         )
 
     @property
@@ -139,6 +142,7 @@ class LoopThread:
             try:
                 loop.run_forever()
             finally:
+                self._dying = loop  # from now on get_loop() starts a new loop
                 self._fail_waiters(loop)
                 try:
                     loop.run_until_complete(loop.shutdown_asyncgens())
@@ -146,6 +150,7 @@ class LoopThread:
                     pass
                 finally:
                     loop.close()
+                    self._fail_waiters(loop)  # callers that slipped in while it shut down
 
         thread = threading.Thread(target=run, name=self._name, daemon=True)
         thread.start()
@@ -158,8 +163,9 @@ class LoopThread:
     def _fail_waiters(self, loop: asyncio.AbstractEventLoop) -> None:
         # The loop stopped: nobody will ever complete what waits on it.
         with self._waiters_lock:
-            waiters = list(self._waiters.items())
-            self._waiters.clear()
+            waiters = [(w, caller) for w, (caller, owner) in self._waiters.items() if owner is loop]
+            for waiter, _ in waiters:
+                del self._waiters[waiter]
         for waiter, caller in waiters:
             error = TransportError("the background event loop stopped while this call was in flight")
             with contextlib.suppress(RuntimeError):  # the caller's loop is gone too
@@ -211,8 +217,10 @@ class LoopThread:
             task.add_done_callback(finished)
 
         with self._waiters_lock:
-            self._waiters[waiter] = current
+            self._waiters[waiter] = (current, loop)
         try:
+            if loop is self._dying:
+                raise RuntimeError("the loop is shutting down")
             loop.call_soon_threadsafe(start)
         except RuntimeError:  # closed between get_loop() and now
             with self._waiters_lock:
@@ -246,6 +254,7 @@ class LoopThread:
         self._lock = threading.Lock()
         self._waiters_lock = threading.Lock()
         self._waiters = {}
+        self._dying = None
         self._loop = None
         self._thread = None
         self._pid = 0

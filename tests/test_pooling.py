@@ -30,7 +30,7 @@ import pytest
 from flask import Flask, Response, current_app, jsonify, request
 
 import flask_oauth1_async._transport as transport_mod
-from flask_oauth1_async import OAuth
+from flask_oauth1_async import OAuth, TransportError
 from flask_oauth1_async._transport import default_ssl_context, loop_thread
 from tests.conftest import ClientApp, ClientAppFactory, Provider
 from tests.support.side_server import SideServer
@@ -399,3 +399,54 @@ def test_reregister_waits_for_the_call_in_flight(
     assert remote_state(ca.app) is new
     assert provider.state.hits["/api/me"] == 1
     assert provider.state.hits["/api/path/me"] == 2
+
+
+def test_a_loop_that_is_shutting_down_is_never_handed_out() -> None:
+    # The window between run_forever() returning and the loop being closed: a
+    # call arriving then must get a new loop, not wait on one that will never
+    # run its task (it used to hang).
+    from flask_oauth1_async._transport import LoopThread
+
+    lt = LoopThread("test-dying-loop")
+    try:
+
+        async def main() -> None:
+            old = lt.get_loop()
+            lt._dying = old  # as the loop thread marks it when run_forever() returns
+            assert await lt.run(asyncio.sleep(0, result=7)) == 7
+            assert lt.get_loop() is not old
+            assert lt.generation == 2
+            old.call_soon_threadsafe(old.stop)
+
+        asyncio.run(main())
+    finally:
+        lt.stop()
+
+
+def test_a_dying_loop_fails_only_its_own_waiters() -> None:
+    from flask_oauth1_async._transport import LoopThread
+
+    lt = LoopThread("test-own-waiters")
+    try:
+
+        async def main() -> None:
+            first = lt.get_loop()
+            current = asyncio.get_running_loop()
+            mine: asyncio.Future[Any] = current.create_future()
+            other: asyncio.Future[Any] = current.create_future()
+            unrelated = asyncio.new_event_loop()
+            try:
+                lt._waiters[mine] = (current, first)
+                lt._waiters[other] = (current, unrelated)
+                lt._fail_waiters(first)
+                await asyncio.sleep(0.05)
+                assert mine.done()
+                assert isinstance(mine.exception(), TransportError)
+                assert not other.done()  # a waiter of another loop is left alone
+            finally:
+                lt._waiters.clear()
+                unrelated.close()
+
+        asyncio.run(main())
+    finally:
+        lt.stop()
