@@ -276,11 +276,12 @@ def test_latency_per_endpoint(oauth1_provider: FakeProvider, client: Any) -> Non
     oauth1_provider.slow_down(0.3, "api")
     started = time.perf_counter()
     assert client.get("/me").get_json()["status"] == 200
-    assert time.perf_counter() - started >= 0.3
+    assert time.perf_counter() - started >= 0.3  # a lower bound: a busy machine only makes it longer
+    # Removed again (no upper time bound here: a noisy machine could break it).
     oauth1_provider.slow_down(0, "api")
-    started = time.perf_counter()
-    client.get("/me")
-    assert time.perf_counter() - started < 0.3
+    assert client.get("/me").get_json()["status"] == 200
+    with pytest.raises(ValueError, match="negative"):
+        oauth1_provider.slow_down(-1, "api")
 
 
 def test_bad_arguments_are_refused(oauth1_provider: FakeProvider) -> None:
