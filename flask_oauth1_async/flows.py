@@ -427,10 +427,10 @@ def call_resource(
         label = SendLabel(settings.name, "resource", sent)
         response = yield from send(sign(req) if signed else req, follow_redirects=False, label=label)
         sent += 1
-        origin = _origin(req.url)
+        origin = _origin(req.url) if follow else None
         signing = signed  # for this attempt's redirect chain only
-        for _ in range(max_hops):
-            if not follow or not response.is_redirect or response.next_request is None:
+        for _ in range(max_hops if follow else 0):
+            if not response.is_redirect or response.next_request is None:
                 break
             # The next hop as httpx built it may still carry this hop's protocol
             # parameters (a 307/308 keeps the body; a Location may echo the query).

@@ -229,9 +229,7 @@ class RemoteApp:
         if not has_request_context():
             raise _outside_request("authorize_redirect()")
         binding = self._binding()
-        _require_secret_key()
-        binding.settings.require("request_token_url")
-        binding.settings.require("authorize_url")
+        _require_secret_key()  # the flow checks its URLs itself, before its first request
         callback = urljoin(request.url, redirect_uri) if redirect_uri else "oob"
         flow = flows.start_login(
             binding.settings, binding.signer, binding.store, session, callback, kwargs, safe_next_url(next_url)
@@ -286,7 +284,6 @@ class RemoteApp:
         if not has_request_context():
             raise _outside_request("authorize_access_token()")
         binding = self._binding()
-        binding.settings.require("access_token_url")
         flow = flows.finish_login(binding.settings, binding.signer, binding.store, session, request.args, kwargs)
         return binding, flow
 

@@ -285,9 +285,7 @@ class PendingLogins(ABC):
         """Remove the login from the session and return its marker, checked for expiry and replay."""
         raw = session.get(self._key)
         marker = raw.get(oauth_token) if isinstance(raw, dict) else None
-        pending = self.pending(session)
-        pending.pop(oauth_token, None)
-        self._store(session, pending)
+        self._forget(session, oauth_token)
         if not isinstance(marker, dict):
             raise _unknown()
         expires = marker.get("expires")
@@ -296,6 +294,13 @@ class PendingLogins(ABC):
         if not self.guard.claim(cache_key(self.name, oauth_token), float(expires) + 60):
             raise _unknown()
         return marker  # type: ignore[return-value]
+
+    def _forget(self, session: MutableMapping[str, Any], oauth_token: str) -> bool:
+        """Remove the login from *session*; True if it was pending there."""
+        pending = self.pending(session)
+        known = pending.pop(oauth_token, None) is not None
+        self._store(session, pending)
+        return known
 
     def _new_marker(self, next_url: str | None) -> PendingLogin:
         now = time.time()
@@ -358,9 +363,7 @@ class SessionStore(PendingLogins):
 
     def discard(self, session: MutableMapping[str, Any], oauth_token: str) -> Flow[None]:
         """Remove the login from the session."""
-        pending = self.pending(session)
-        pending.pop(oauth_token, None)
-        self._store(session, pending)
+        self._forget(session, oauth_token)
         yield from ()  # a flow that needs no effect
 
 
@@ -422,8 +425,5 @@ class CacheStore(PendingLogins):
 
     def discard(self, session: MutableMapping[str, Any], oauth_token: str) -> Flow[None]:
         """Remove the login from the session and its entry from the cache."""
-        pending = self.pending(session)
-        known = pending.pop(oauth_token, None) is not None
-        self._store(session, pending)
-        if known:
+        if self._forget(session, oauth_token):
             yield Invoke(self.cache.delete, (cache_key(self.name, oauth_token),))
