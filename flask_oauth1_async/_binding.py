@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from flask import Flask
 
 from . import _drivers
+from ._effects import Flow
 from ._transport import ClientPool, loop_thread, track_for_fork
 from .config import RemoteSettings
 from .signing import Signer
@@ -122,7 +123,7 @@ class RemoteBinding:
             return fetch, (self.name,)
         return None, ()
 
-    def run_sync(self, flow: _drivers.Flow[Any]) -> Any:
+    def run_sync(self, flow: Flow[Any]) -> Any:
         """Drive *flow* with the pooled sync client."""
         self.pool.enter()
         try:
@@ -130,7 +131,7 @@ class RemoteBinding:
         finally:
             self.pool.leave()
 
-    async def run_async(self, flow: _drivers.Flow[Any]) -> Any:
+    async def run_async(self, flow: Flow[Any]) -> Any:
         """Drive *flow* with the pooled async client on the background loop."""
         self.pool.enter()
         try:

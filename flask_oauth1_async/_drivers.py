@@ -1,15 +1,4 @@
-"""Effects and the two drivers that perform them.
-
-Every OAuth step of this package is a *flow*: a generator that does no I/O
-itself and yields *effects* instead (the model is httpx's ``Auth.auth_flow``):
-
-* :class:`Build` - "build this :class:`httpx.Request` with the client's defaults";
-* :class:`Send` - "send this request and give me the response", with a
-  :class:`SendLabel` naming the remote and the step (used for telemetry);
-* :class:`Sleep` - "wait this long" (a retry honouring ``Retry-After``);
-* :class:`Invoke` - "call this user callback (``fetch_token``, a cache
-  method), which may be a plain function or an ``async def``", optionally
-  through a :class:`Gate` that merges concurrent calls.
+"""The two drivers that perform a flow's effects (:mod:`._effects`).
 
 :func:`run_sync` performs the effects with blocking calls, :func:`run_async`
 with awaits. A flow is written once and driven by either, so the two paths
@@ -27,13 +16,15 @@ import contextvars
 import functools
 import inspect
 import time
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, NamedTuple, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from asgiref.sync import async_to_sync, iscoroutinefunction, sync_to_async
 
 from . import _telemetry
+from ._dual import in_event_loop
+from ._effects import Build, Flow, Send, Sleep
 from ._http import httpx
 
 #: Checked once: without opentelemetry-api the drivers never touch telemetry.
@@ -42,104 +33,11 @@ _TRACING = _telemetry.ENABLED
 T = TypeVar("T")
 
 __all__ = [
-    "Build",
-    "Effect",
-    "Flow",
-    "Gate",
-    "Invoke",
-    "Send",
-    "SendLabel",
-    "Sleep",
     "call_async",
     "call_sync",
     "run_async",
     "run_sync",
 ]
-
-
-class Gate(Protocol):
-    """Something that runs a callback at most once for several concurrent callers."""
-
-    def run_sync(self, call: Callable[[], Any]) -> Any:
-        """Run *call* (blocking), or return the result another caller got."""
-
-    async def run_async(self, call: Callable[[], Awaitable[Any]]) -> Any:
-        """Await *call*, or the result of the same call already in flight."""
-
-
-class Build:
-    """Effect: build a request with the HTTP client's defaults (headers, cookies, timeout)."""
-
-    __slots__ = ("kwargs", "method", "url")
-
-    def __init__(self, method: str, url: str, kwargs: dict[str, Any]) -> None:
-        self.method = method
-        self.url = url
-        self.kwargs = kwargs
-
-    def __repr__(self) -> str:
-        return f"Build({self.method} {self.url.split('?', 1)[0]})"
-
-
-class SendLabel(NamedTuple):
-    """What a :class:`Send` is for: which remote, which step, and which resend of one call."""
-
-    #: The remote's registered name.
-    remote: str
-    #: ``"request_token"``, ``"access_token"`` or ``"resource"``.
-    step: str
-    #: 0 for a call's first request, then 1, 2, ... for each retry or redirect hop.
-    resend: int = 0
-
-
-class Send:
-    """Effect: send a request and return the (fully read) response."""
-
-    __slots__ = ("follow_redirects", "label", "request")
-
-    def __init__(
-        self, request: httpx.Request, follow_redirects: bool | None = None, label: SendLabel | None = None
-    ) -> None:
-        self.request = request
-        self.follow_redirects = follow_redirects
-        self.label = label
-
-    def __repr__(self) -> str:
-        return f"Send({self.request.method} {self.request.url.copy_with(query=None)})"
-
-
-class Invoke:
-    """Effect: call a user callback that may be sync or async.
-
-    With a *gate*, the call goes through it: concurrent callers that share
-    the gate (one request's ``fetch_token``) share one call.
-    """
-
-    __slots__ = ("args", "func", "gate")
-
-    def __init__(self, func: Callable[..., Any], args: tuple[Any, ...] = (), gate: Gate | None = None) -> None:
-        self.func = func
-        self.args = args
-        self.gate = gate
-
-    def __repr__(self) -> str:
-        return f"Invoke({getattr(self.func, '__qualname__', type(self.func).__name__)})"
-
-
-class Sleep:
-    """Effect: wait *seconds* (``time.sleep`` or ``asyncio.sleep``)."""
-
-    __slots__ = ("seconds",)
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-
-    def __repr__(self) -> str:
-        return f"Sleep({self.seconds:g})"
-
-
-Effect = Build | Send | Invoke | Sleep
-Flow = Generator[Effect, Any, T]
 
 
 def _send_sync(client: httpx.Client, effect: Send) -> httpx.Response:
@@ -228,14 +126,6 @@ async def run_async(
         flow.close()
 
 
-def _loop_in_this_thread() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
-
-
 def _run_in_fresh_loop(make: Callable[[], Awaitable[Any]]) -> Any:
     # A blocking call made inside a running event loop (``get_sync()`` in an
     # async view) cannot wait for a coroutine on that same loop, and asgiref
@@ -252,7 +142,7 @@ def _run_in_fresh_loop(make: Callable[[], Awaitable[Any]]) -> Any:
 def call_sync(func: Callable[..., Any], args: tuple[Any, ...]) -> Any:
     """Call a sync or async callback and block until its result."""
     if iscoroutinefunction(func):
-        if _loop_in_this_thread():
+        if in_event_loop():
             return _run_in_fresh_loop(lambda: func(*args))
         return async_to_sync(func)(*args)
     result = func(*args)
@@ -262,7 +152,7 @@ def call_sync(func: Callable[..., Any], args: tuple[Any, ...]) -> Any:
         async def wait() -> Any:
             return await awaitable
 
-        if _loop_in_this_thread():
+        if in_event_loop():
             return _run_in_fresh_loop(wait)
         return async_to_sync(wait)()
     return result

@@ -1,7 +1,7 @@
 """Optional OpenTelemetry client spans for the requests this package sends.
 
 When ``opentelemetry-api`` can be imported (the ``otel`` extra), the drivers
-of :mod:`._drivers` wrap every :class:`~._drivers.Send` effect in a span of
+of :mod:`._drivers` wrap every :class:`~._effects.Send` effect in a span of
 kind CLIENT: one span per request put on the wire, so a retried call or a
 redirect followed hop by hop gives one span per attempt or hop. The span is
 started in the caller's context, so it becomes a child of whatever span is
@@ -33,9 +33,10 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from ._http import httpx
+from ._urls import redact_url
 
 if TYPE_CHECKING:
-    from ._drivers import SendLabel
+    from ._effects import SendLabel
 
 try:
     from opentelemetry import context as _context
@@ -73,12 +74,6 @@ def _get_tracer() -> _trace.Tracer:
 
         _tracer = _trace.get_tracer(TRACER_NAME, __version__)
     return _tracer
-
-
-def url_without_query(url: httpx.URL) -> str:
-    """``scheme://host[:port]/path`` of *url*: no user info, query or fragment."""
-    path = url.raw_path.split(b"?", 1)[0].decode("ascii", "replace")
-    return f"{url.scheme}://{url.netloc.decode('ascii', 'replace')}{path}"
 
 
 def rate_limit_attributes(headers: httpx.Headers) -> dict[str, list[str]]:
@@ -125,7 +120,7 @@ class ClientSpan:
         method = request.method.upper()
         attributes: dict[str, Any] = {
             "http.request.method": method if method in _KNOWN_METHODS else "_OTHER",
-            "url.full": url_without_query(url),
+            "url.full": redact_url(url),
             "url.scheme": url.scheme,
             "server.address": url.host,
             "server.port": url.port or _DEFAULT_PORTS.get(url.scheme, 0),

@@ -1,6 +1,6 @@
 """The OAuth 1.0a protocol steps, each written once as a flow.
 
-A flow is a generator that yields effects (:mod:`._drivers`) and returns a
+A flow is a generator that yields effects (:mod:`._effects`) and returns a
 plain result. The steps here know nothing of Flask: they take the settings,
 the signer, the temporary-credential store, a session *mapping*, the
 callback query as a *mapping* and the token, and they return the authorize
@@ -22,8 +22,9 @@ from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from ._drivers import Build, Flow, Send, SendLabel, Sleep
+from ._effects import Build, Flow, Send, SendLabel, Sleep
 from ._http import httpx
+from ._urls import join_url, origin_of, redact_url
 from .config import RemoteSettings
 from .errors import (
     AccessDeniedError,
@@ -71,54 +72,16 @@ def send(
     try:
         response: httpx.Response = yield Send(request, follow_redirects, label)
     except httpx.TimeoutException as exc:
-        url = _safe_url(request.url)
+        url = redact_url(request.url)
         raise RequestTimeoutError(
             f"timed out calling {request.method} {url} ({type(exc).__name__})", url=url, original=exc
         ) from exc
     except httpx.RequestError as exc:
-        url = _safe_url(request.url)
+        url = redact_url(request.url)
         raise TransportError(
             f"{type(exc).__name__} calling {request.method} {url}: {quote_body(str(exc))}", url=url, original=exc
         ) from exc
     return response
-
-
-def _safe_url(url: httpx.URL | str) -> str:
-    parts = urlsplit(str(url))
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
-
-
-def join_url(base: str | None, url: str) -> str:
-    """Resolve *url* against the remote's ``api_base_url``.
-
-    * ``http(s)://...`` URLs are used as they are;
-    * a path such as ``account/x`` is appended to the whole base, which keeps
-      its last segment whether or not it ends with ``/`` (``.../1.1`` +
-      ``account/x`` is ``.../1.1/account/x``);
-    * a path starting with ``/`` is taken from the base's host, as
-      :func:`urllib.parse.urljoin` does:
-      ``https://api.x.com/1.1/`` + ``/2/users/me`` is ``https://api.x.com/2/users/me``.
-    """
-    lowered = url[:8].lower()
-    if lowered.startswith(("http://", "https://")):
-        return url
-    if url.startswith("//"):
-        raise ConfigurationError(
-            f"refusing the protocol-relative URL {url!r}: pass an absolute https:// URL to call another host"
-        )
-    if not base:
-        raise ConfigurationError(
-            f"cannot resolve the relative URL {url!r}: set api_base_url (or the {{NAME}}_API_BASE_URL key)"
-        )
-    if url.startswith("/"):
-        parts = urlsplit(base)
-        return urlunsplit((parts.scheme, parts.netloc, "", "", "")) + url
-    if not base.endswith("/"):
-        base += "/"
-    return base + url
 
 
 def _body_text(response: httpx.Response) -> str:
@@ -427,7 +390,7 @@ def call_resource(
         label = SendLabel(settings.name, "resource", sent)
         response = yield from send(sign(req) if signed else req, follow_redirects=False, label=label)
         sent += 1
-        origin = _origin(req.url) if follow else None
+        origin = origin_of(req.url) if follow else None
         signing = signed  # for this attempt's redirect chain only
         for _ in range(max_hops if follow else 0):
             if not response.is_redirect or response.next_request is None:
@@ -437,28 +400,24 @@ def call_resource(
             hop = _without_protocol_params(response.next_request)
             # Sign again (fresh nonce) only while the chain stays on the first
             # origin; once it leaves, nothing in it is signed any more.
-            signing = signing and _origin(hop.url) == origin
+            signing = signing and origin_of(hop.url) == origin
             label = SendLabel(settings.name, "resource", sent)
             response = yield from send(sign(hop) if signing else hop, follow_redirects=False, label=label)
             sent += 1
         else:
             if follow and response.is_redirect:
-                raise TransportError(f"more than {max_hops} redirects calling {method} {_safe_url(target)}")
+                raise TransportError(f"more than {max_hops} redirects calling {method} {redact_url(target)}")
         if response.status_code == 401 and not withhold_token:
             log.debug(
-                "a signed %s %s was refused (401); we signed: %s", method, _safe_url(target), base_string_of(response)
+                "a signed %s %s was refused (401); we signed: %s", method, redact_url(target), base_string_of(response)
             )
         delay = retry.delay(method, response.status_code, response.headers, attempt, waited) if retry else None
         if delay is None:
             return response
-        log.debug("retrying %s %s in %.3g s (HTTP %s)", method, _safe_url(target), delay, response.status_code)
+        log.debug("retrying %s %s in %.3g s (HTTP %s)", method, redact_url(target), delay, response.status_code)
         yield Sleep(delay)
         waited += delay
         attempt += 1
-
-
-def _origin(url: httpx.URL) -> tuple[bytes, bytes, int | None]:
-    return (url.raw_scheme, url.raw_host, url.port)
 
 
 def _without_protocol_params(request: httpx.Request) -> httpx.Request:

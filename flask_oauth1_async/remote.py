@@ -18,9 +18,10 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from . import flows, signals
 from ._binding import BindingSource, RemoteBinding
-from ._drivers import Flow
 from ._dual import DualRedirect, DualResponse, DualToken, dual
+from ._effects import Flow
 from ._http import httpx
+from ._urls import redact_url
 from .errors import AccessDeniedError, ConfigurationError, OAuth1Error
 from .tokens import OAuth1Token, TokenLike, TokenSlot
 
@@ -355,7 +356,7 @@ class RemoteApp:
                 current_app._get_current_object(),  # type: ignore[attr-defined]
                 remote=self.name,
                 method=response.request.method,
-                url=str(response.request.url.copy_with(query=None)),
+                url=redact_url(response.request.url),
                 status_code=response.status_code,
             )
         return response

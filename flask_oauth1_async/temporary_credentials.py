@@ -18,7 +18,7 @@ remote's ``request_token_ttl``, and is claimed at most once. At most
 
 The stores take plain inputs: the session is any mutable mapping (the remote
 layer passes :data:`flask.session`), and cache calls are
-:class:`~._drivers.Invoke` effects, so sync and async caches both work.
+:class:`~._effects.Invoke` effects, so sync and async caches both work.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, MutableMapping
 from typing import Any, NamedTuple, Protocol, TypedDict, cast
 
-from ._drivers import Flow, Invoke
+from ._effects import Flow, Invoke
 from .errors import CallbackTokenError, ConfigurationError
 
 __all__ = [

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from ._drivers import Flow, Invoke
+from ._effects import Flow, Invoke
 from .errors import ConfigurationError, MissingTokenError
 
 __all__ = ["OAuth1Token", "TokenLike", "TokenSlot", "resolve_token", "to_token"]

@@ -33,6 +33,7 @@ from flask_oauth1_async import (
     RequestTimeoutError,
     TransportError,
     _drivers,
+    _effects,
     flows,
 )
 from flask_oauth1_async.config import RemoteSettings
@@ -118,9 +119,9 @@ def _recorded(flow: Generator[Any, Any, Any], seen: list[str]) -> Generator[Any,
 
 
 def _describe(effect: Any) -> str:
-    if isinstance(effect, _drivers.Build):
+    if isinstance(effect, _effects.Build):
         return f"{effect.method} {effect.url.split('?')[0]}"
-    if isinstance(effect, _drivers.Send):
+    if isinstance(effect, _effects.Send):
         return f"{effect.request.method} {effect.request.url.copy_with(query=None)}"
     return getattr(effect.func, "__name__", "callback")
 
@@ -432,8 +433,8 @@ def test_call_resource_transport_error_hides_the_query() -> None:
 
 def _guarded(log: list[str]) -> Generator[Any, Any, Any]:
     try:
-        request = yield _drivers.Build("GET", BASE + "/x", {})
-        yield _drivers.Send(request)
+        request = yield _effects.Build("GET", BASE + "/x", {})
+        yield _effects.Send(request)
     finally:
         log.append("closed")
 

@@ -31,7 +31,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
-from flask_oauth1_async import OAuth, RetryPolicy, _drivers, _telemetry
+from flask_oauth1_async import OAuth, RetryPolicy, _drivers, _telemetry, _urls
 from tests.conftest import ClientApp, ClientAppFactory, Provider
 from tests.support.browser import Browser
 from tests.support.provider import HMAC_CLIENT_ID, HMAC_CLIENT_SECRET
@@ -454,10 +454,10 @@ def test_rate_limit_attributes_are_bounded() -> None:
     assert "http.response.header.authorization" not in found
 
 
-def test_url_without_query_keeps_port_and_path_but_drops_userinfo_query_and_fragment() -> None:
+def test_redact_url_keeps_port_and_path_but_drops_userinfo_query_and_fragment() -> None:
     url = httpx.URL("https://user:pw@api.example.test:8443/1.1/a%2Fb?oauth_token=t&x=1#frag")
-    assert _telemetry.url_without_query(url) == "https://api.example.test:8443/1.1/a%2Fb"
-    assert _telemetry.url_without_query(httpx.URL("http://127.0.0.1/")) == "http://127.0.0.1/"
+    assert _urls.redact_url(url) == "https://api.example.test:8443/1.1/a%2Fb"
+    assert _urls.redact_url(httpx.URL("http://127.0.0.1/")) == "http://127.0.0.1/"
 
 
 def test_tracing_is_on_when_the_api_is_installed() -> None:
@@ -478,7 +478,7 @@ _WITHOUT_OTEL = textwrap.dedent(
     sys.meta_path.insert(0, Block())
 
     import httpx
-    from flask_oauth1_async import _drivers, _telemetry, flows
+    from flask_oauth1_async import _drivers, _effects, _telemetry, flows
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
@@ -494,7 +494,7 @@ _WITHOUT_OTEL = textwrap.dedent(
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     url = "http://127.0.0.1:%d/x" % server.server_address[1]
-    label = _drivers.SendLabel("demo", "resource")
+    label = _effects.SendLabel("demo", "resource")
     try:
         with httpx.Client(trust_env=False) as client:
             sync = _drivers.run_sync(flows.send(httpx.Request("GET", url), label=label), client)
