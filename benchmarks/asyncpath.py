@@ -26,7 +26,7 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from flask import Response
 
-from flask_oauth1_async._transport import loop_thread
+from flask_oauth1_async._loop_thread import loop_thread
 
 from .flavours import CLIENT_ID, CLIENT_SECRET, FAST, TOKEN, Clients
 from .stats import Plan, Runner, Sample, interleave, set_ratios

@@ -92,7 +92,7 @@ def _summarize(stats: pstats.Stats, calls: int, limit: int) -> dict[str, Any]:
 
 def profile_ours(clients: Clients, scheme: str, calls: int, limit: int = 15) -> dict[str, Any]:
     """Profile *calls* signed GETs of ours-sync and ours-async inside one request each."""
-    from flask_oauth1_async._transport import loop_thread
+    from flask_oauth1_async._loop_thread import loop_thread
 
     app = clients.app
     remote = getattr(clients.oauth, f"up_{scheme}")

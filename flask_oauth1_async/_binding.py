@@ -9,7 +9,6 @@ either can use them without importing the other.
 
 from __future__ import annotations
 
-import threading
 import weakref
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
@@ -18,7 +17,9 @@ from flask import Flask
 
 from . import _drivers
 from ._effects import Flow
-from ._transport import ClientPool, loop_thread, track_for_fork
+from ._loop_thread import loop_thread
+from ._pools import ClientPool
+from ._process import ProcessLock
 from .config import RemoteSettings
 from .signing import Signer
 from .temporary_credentials import (
@@ -55,16 +56,10 @@ class AppState:
         self.replay_guard = ReplayGuard()
         #: Bound remotes by name, with the registration generation they were built from.
         self.remotes: dict[str, tuple[int, RemoteBinding]] = {}
-        self.lock = threading.Lock()
-        track_for_fork(self)
+        self.lock = ProcessLock()
 
     def __repr__(self) -> str:
         return f"<flask_oauth1_async state: {sorted(self.remotes)}>"
-
-    def after_fork_in_child(self) -> None:
-        """Give the child process fresh locks (a fork may happen while one is held)."""
-        self.lock = threading.Lock()
-        self.replay_guard.after_fork_in_child()
 
 
 def _secret_keys(app_ref: weakref.ref[Flask]) -> Callable[[], list[str | bytes]]:

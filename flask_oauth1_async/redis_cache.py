@@ -27,7 +27,7 @@ import inspect
 from collections.abc import Awaitable
 from typing import Any
 
-from ._transport import loop_thread
+from ._loop_thread import loop_thread
 
 __all__ = ["RedisCache"]
 

@@ -20,7 +20,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from ._binding import EXTENSION_KEY, AppState, RemoteBinding
 from ._dual import PendingCall
-from ._transport import default_ssl_context
+from ._tls import default_ssl_context
 from .config import CONFIG_KEYS, EXTRA_KEYS, RemoteSettings, resolve_settings
 from .errors import AccessDeniedError, AuthorizationError, RateLimitedError
 from .remote import RemoteApp

@@ -27,13 +27,13 @@ import base64
 import hashlib
 import json
 import secrets
-import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, MutableMapping
 from typing import Any, NamedTuple, Protocol, TypedDict, cast
 
 from ._effects import Flow, Invoke
+from ._process import ProcessLock
 from .errors import CallbackTokenError, ConfigurationError
 
 __all__ = [
@@ -142,7 +142,6 @@ class Sealer:
     def __init__(self, keys: Callable[[], list[str | bytes]], max_age: int) -> None:
         self._keys = keys
         self._max_age = max_age
-        self._lock = threading.Lock()
         self._cache: tuple[tuple[bytes, ...], Any] | None = None
 
     def __repr__(self) -> str:
@@ -162,8 +161,7 @@ class Sealer:
             derived = hashlib.sha256(b"flask_oauth1_async temporary credentials\x00" + key).digest()
             fernets.append(Fernet(base64.urlsafe_b64encode(derived)))
         multi = MultiFernet(fernets)
-        with self._lock:
-            self._cache = (raw, multi)
+        self._cache = (raw, multi)  # one assignment: racing threads each store a valid pair
         return multi
 
     def seal(self, secret: str) -> str:
@@ -179,10 +177,6 @@ class Sealer:
         except (InvalidToken, ValueError, TypeError):
             return None
 
-    def after_fork_in_child(self) -> None:
-        """Give a forked child a fresh lock."""
-        self._lock = threading.Lock()
-
 
 class ReplayGuard:
     """Pending logins this process has already claimed, kept until they expire.
@@ -196,7 +190,7 @@ class ReplayGuard:
     """
 
     def __init__(self, limit: int = 10_000) -> None:
-        self._lock = threading.Lock()
+        self._lock = ProcessLock()
         self._seen: dict[str, float] = {}
         self._limit = limit
 
@@ -215,10 +209,6 @@ class ReplayGuard:
                     self._seen.pop(next(iter(self._seen)))
             self._seen[key] = expires
             return True
-
-    def after_fork_in_child(self) -> None:
-        """Give a forked child a fresh lock (a fork may happen while it is held)."""
-        self._lock = threading.Lock()
 
 
 def _unknown() -> CallbackTokenError:

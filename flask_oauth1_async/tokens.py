@@ -162,10 +162,6 @@ class TokenSlot:
         future.set_result(result)
         return result
 
-    def after_fork_in_child(self) -> None:
-        """Give a forked child a fresh lock."""
-        self._lock = threading.Lock()
-
 
 def resolve_token(
     name: str,

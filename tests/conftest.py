@@ -36,15 +36,15 @@ import httpx
 import pytest
 from flask import Flask
 
-from flask_oauth1_async import OAuth, _transport
+from flask_oauth1_async import OAuth, _backends
 from tests.support.provider import HMAC_CLIENT_ID, HMAC_CLIENT_SECRET, ProviderState, create_provider
 from tests.support.servers import ServerThread, TLSMaterial, make_tls
 from tests.support.side_server import SideServer
 
 _ASYNC_BACKEND = os.environ.get("FLASK_OAUTH1_ASYNC_TEST_ASYNC_BACKEND", "httpx")
-if _ASYNC_BACKEND not in _transport.ASYNC_BACKENDS:
+if _ASYNC_BACKEND not in _backends.ASYNC_BACKENDS:
     raise pytest.UsageError(f"FLASK_OAUTH1_ASYNC_TEST_ASYNC_BACKEND={_ASYNC_BACKEND!r} is not a backend")
-_transport.default_async_transport = _ASYNC_BACKEND
+_backends.default_async_transport = _ASYNC_BACKEND
 
 
 def pytest_report_header() -> str:

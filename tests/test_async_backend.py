@@ -22,9 +22,10 @@ import pytest
 import trustme
 from flask import Flask
 
-import flask_oauth1_async._transport as transport_mod
+import flask_oauth1_async._backends as backends_mod
 from flask_oauth1_async import ConfigurationError, OAuth, RequestTimeoutError, TransportError
-from flask_oauth1_async._transport import ClientPool, default_ssl_context
+from flask_oauth1_async._pools import ClientPool
+from flask_oauth1_async._tls import default_ssl_context
 from tests.support.faults import Fault, FaultServer, closed_port_url
 from tests.support.side_server import SideServer
 
@@ -88,7 +89,7 @@ def test_named_aiohttp_backend_is_used_for_awaited_calls_only(faults: FaultServe
 
 
 def test_named_httpx_backend_overrides_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(transport_mod, "default_async_transport", "aiohttp")
+    monkeypatch.setattr(backends_mod, "default_async_transport", "aiohttp")
     pool = ClientPool("demo", {"async_transport": "httpx"})
     assert "transport" not in pool._client_kwargs("async")
     aio = ClientPool("other", {})

@@ -31,7 +31,7 @@ import pytest
 from flask import Flask, Response, jsonify, url_for
 
 from flask_oauth1_async import OAuth
-from flask_oauth1_async._transport import loop_thread
+from flask_oauth1_async._loop_thread import loop_thread
 from flask_oauth1_async.registry import EXTENSION_KEY
 from tests.conftest import Provider
 from tests.support.views import remote_state, with_query
@@ -150,8 +150,9 @@ def test_child_can_call_after_a_fork_taken_while_locks_were_held(
         assert oauth.demo.get_sync("me", token=alice).json()["user"] == "alice"
         assert asyncio.run(oauth.demo.get_async("me", token=alice)).json()["user"] == "alice"
     state = remote_state(app)
-    assert state._sync is not None
-    assert state._async is not None
+    clients = state._clients.get()
+    assert clients.sync is not None
+    assert clients.aclient is not None
 
     def child() -> dict[str, Any]:
         with app.app_context():
@@ -160,7 +161,7 @@ def test_child_can_call_after_a_fork_taken_while_locks_were_held(
         return {"sync": sync_user, "async": async_user, "login": _login_in_process(app), "pid": os.getpid()}
 
     # As if other threads were inside the remote's lock and starting the loop thread at fork time.
-    report = _run_in_child(child, [state._lock, loop_thread._lock])
+    report = _run_in_child(child, [clients.lock, loop_thread._state.get().lock])
     assert report.get("error") is None, report
     assert (report["sync"], report["async"], report["login"]) == ("alice", "alice", "alice")
     assert report["pid"] != os.getpid()
@@ -181,14 +182,14 @@ def test_child_can_call_after_a_fork_taken_while_other_locks_were_held(
         assert oauth.demo.get_sync("me", token=alice).json()["user"] == "alice"
 
     if which == "app-state-lock":
-        lock = app.extensions[EXTENSION_KEY].lock
+        lock = app.extensions[EXTENSION_KEY].lock._locks.get()
 
         def child() -> dict[str, Any]:
             with app.app_context():  # first use of "other" in this app
                 return {"user": oauth.other.get_sync("me", token=alice).json()["user"]}
 
     else:
-        lock = app.extensions[EXTENSION_KEY].replay_guard._lock
+        lock = app.extensions[EXTENSION_KEY].replay_guard._lock._locks.get()
 
         def child() -> dict[str, Any]:
             return {"user": _login_in_process(app)}

@@ -29,9 +29,11 @@ import httpx
 import pytest
 from flask import Flask, Response, current_app, jsonify, request
 
-import flask_oauth1_async._transport as transport_mod
+import flask_oauth1_async._backends as backends_mod
+import flask_oauth1_async._tls as tls_mod
 from flask_oauth1_async import OAuth, TransportError
-from flask_oauth1_async._transport import default_ssl_context, loop_thread
+from flask_oauth1_async._loop_thread import loop_thread
+from flask_oauth1_async._tls import default_ssl_context
 from tests.conftest import ClientApp, ClientAppFactory, Provider
 from tests.support.side_server import SideServer
 from tests.support.views import PREFIX, remote_state
@@ -155,7 +157,7 @@ def test_clients_closed_underneath_are_replaced(
 
 def test_ssl_context_is_built_once(monkeypatch: pytest.MonkeyPatch, provider: Provider) -> None:
     """Several apps x several remotes x (sync + async clients): one CA-bundle load."""
-    monkeypatch.setattr(transport_mod, "_ssl_context", None)
+    monkeypatch.setattr(tls_mod, "_shared", None)
     built: list[Any] = []
     real_create = httpx.create_ssl_context
 
@@ -201,7 +203,7 @@ def test_ssl_context_is_built_once(monkeypatch: pytest.MonkeyPatch, provider: Pr
         assert built[0] is ctx
         # 12 clients were built, each handed the shared context (no CA load of their own); on the
         # aiohttp backend the 6 async ones get no httpx transport (their connector holds the context).
-        assert len(transport_verify) >= (12 if transport_mod.default_async_transport == "httpx" else 6)
+        assert len(transport_verify) >= (12 if backends_mod.default_async_transport == "httpx" else 6)
         assert all(v is ctx for v in transport_verify)
     finally:
         for oauth in registries:
@@ -369,7 +371,10 @@ def test_reregister_waits_for_the_call_in_flight(
         in_flight = pool.submit(other.get, base + "/gate")
         try:
             _wait_until(lambda: side.entered == 1, "the gated call to reach the side server")
-            old_client: httpx.Client | httpx.AsyncClient | None = old._sync if mode == "sync" else old._async
+            old_clients = old._clients.get()
+            old_client: httpx.Client | httpx.AsyncClient | None = (
+                old_clients.sync if mode == "sync" else old_clients.aclient
+            )
             assert old_client is not None
             assert not old_client.is_closed
 
@@ -382,7 +387,7 @@ def test_reregister_waits_for_the_call_in_flight(
             assert new is not old
             # The old clients are retired, but not closed under the call that still uses them.
             assert not old_client.is_closed
-            assert (old._sync if mode == "sync" else old._async) is old_client
+            assert (old_clients.sync if mode == "sync" else old_clients.aclient) is old_client
             assert side.entered == 1
         finally:
             side.release()  # let the held call finish (also when an assertion above failed)
@@ -391,8 +396,8 @@ def test_reregister_waits_for_the_call_in_flight(
     assert held.status_code == 200, held.text
     assert held.json() == {"status": 200, "body": {"gate": "passed"}}
     # Once the call has ended, the retired state lets go of its clients and closes them.
-    assert old._sync is None
-    assert old._async is None
+    assert old_clients.sync is None
+    assert old_clients.aclient is None
     _wait_until(lambda: old_client.is_closed, "the retired client to be closed")
     # And later calls keep using generation 2.
     assert http.get(base + "/me").json() == {"user": "alice", "path": "me"}
@@ -405,14 +410,16 @@ def test_a_loop_that_is_shutting_down_is_never_handed_out() -> None:
     # The window between run_forever() returning and the loop being closed: a
     # call arriving then must get a new loop, not wait on one that will never
     # run its task (it used to hang).
-    from flask_oauth1_async._transport import LoopThread
+    from flask_oauth1_async._loop_thread import LoopThread
 
     lt = LoopThread("test-dying-loop")
     try:
 
         async def main() -> None:
             old = lt.get_loop()
-            lt._dying = old  # as the loop thread marks it when run_forever() returns
+            started = lt._state.get().current
+            assert started is not None
+            started.dead = True  # as the loop thread marks it when run_forever() returns
             assert await lt.run(asyncio.sleep(0, result=7)) == 7
             assert lt.get_loop() is not old
             assert lt.generation == 2
@@ -424,28 +431,31 @@ def test_a_loop_that_is_shutting_down_is_never_handed_out() -> None:
 
 
 def test_a_dying_loop_fails_only_its_own_waiters() -> None:
-    from flask_oauth1_async._transport import LoopThread
+    from flask_oauth1_async._loop_thread import LoopThread
 
     lt = LoopThread("test-own-waiters")
     try:
 
         async def main() -> None:
-            first = lt.get_loop()
+            lt.get_loop()
+            first = lt._state.get().current
+            assert first is not None
             current = asyncio.get_running_loop()
             mine: asyncio.Future[Any] = current.create_future()
             other: asyncio.Future[Any] = current.create_future()
-            unrelated = asyncio.new_event_loop()
+            second = type(first)(first.generation + 1)  # another loop's bookkeeping
             try:
-                lt._waiters[mine] = (current, first)
-                lt._waiters[other] = (current, unrelated)
-                lt._fail_waiters(first)
+                first.waiters[mine] = current
+                second.waiters[other] = current
+                first.fail_waiters()
                 await asyncio.sleep(0.05)
                 assert mine.done()
                 assert isinstance(mine.exception(), TransportError)
                 assert not other.done()  # a waiter of another loop is left alone
+                assert other in second.waiters
             finally:
-                lt._waiters.clear()
-                unrelated.close()
+                first.waiters.clear()
+                second.waiters.clear()
 
         asyncio.run(main())
     finally:

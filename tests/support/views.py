@@ -23,7 +23,7 @@ from authlib.integrations.base_client import OAuthError
 from flask import Flask, Response, jsonify, request, url_for
 
 from flask_oauth1_async import OAuth
-from flask_oauth1_async._transport import ClientPool
+from flask_oauth1_async._pools import ClientPool
 from flask_oauth1_async.registry import EXTENSION_KEY
 
 PREFIX = {"sync": "/s", "async": "/a"}
