@@ -21,6 +21,54 @@ write_snippet(
     os.path.join(_DOCS, "_generated", "benchmark-headline.inc"),
 )
 
+
+def _write_settings(path: str, settings: object) -> None:
+    """Render declared settings (flask_oauth1_async.config) as a definition list, the only copy of their text."""
+    import textwrap
+
+    lines = []
+    for name, setting in settings.items():  # type: ignore[attr-defined]
+        lines.extend([f".. _setting-{name}:", "", f"``{name}``"])
+        lines.extend(
+            textwrap.wrap(
+                setting.doc,
+                width=76,
+                initial_indent="    ",
+                subsequent_indent="    ",
+                break_on_hyphens=False,
+                break_long_words=False,
+            )
+        )
+        lines.append("")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    text = "\n".join(lines) + "\n"
+    from pathlib import Path
+
+    target = Path(path)
+    current = target.read_text(encoding="utf-8") if target.exists() else None
+    if current != text:  # rewrite only on change, so that Sphinx rebuilds only what changed
+        target.write_text(text, encoding="utf-8")
+
+
+from flask_oauth1_async import config as _config  # noqa: E402
+
+_write_settings(os.path.join(_DOCS, "_generated", "settings.inc"), _config.SETTINGS)
+_write_settings(os.path.join(_DOCS, "_generated", "signing-options.inc"), _config.SIGNING_OPTIONS)
+
+
+def _write_config_keys(path: str) -> None:
+    """The ``{NAME}_*`` config keys, one line each, from the same declarations."""
+    from pathlib import Path
+
+    rows = [(f"``{{NAME}}_{key.upper()}``", f":ref:`{key} <setting-{key}>`") for key in _config.CONFIG_KEYS]
+    width = max(len(left) for left, _ in rows)
+    rule = "=" * width + "  " + "=" * 40
+    lines = [rule, *(f"{left.ljust(width)}  {right}" for left, right in rows), rule]
+    Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+_write_config_keys(os.path.join(_DOCS, "_generated", "config-keys.inc"))
+
 project = "flask_oauth1_async"
 author = "flask_oauth1_async developers"
 copyright = "flask_oauth1_async developers"

@@ -18,7 +18,7 @@ from flask import Flask
 from . import _drivers
 from ._effects import Flow
 from ._loop_thread import loop_thread
-from ._pools import ClientPool
+from ._pools import ClientPool, check_client_options
 from ._process import ProcessLock
 from .config import RemoteSettings
 from .signing import Signer
@@ -31,7 +31,7 @@ from .temporary_credentials import (
     TemporaryCredentialCache,
 )
 
-__all__ = ["EXTENSION_KEY", "AppState", "BindingSource", "RemoteBinding"]
+__all__ = ["EXTENSION_KEY", "AppState", "BindingSource", "RemoteBinding", "check_settings"]
 
 #: The key of this extension's state in ``app.extensions``.
 EXTENSION_KEY = "flask_oauth1_async"
@@ -43,9 +43,12 @@ class AppState:
     def __init__(
         self,
         registry: object,
+        app: Flask,
         cache: TemporaryCredentialCache | None,
         fetch_token: Callable[[str], Any] | None,
     ) -> None:
+        #: The app this state belongs to (a weak reference: the state never keeps it alive).
+        self.app_ref = weakref.ref(app)
         #: The :class:`~flask_oauth1_async.OAuth` registry this state belongs to.
         self.registry = registry
         #: The temporary-credential cache, or None for the session store.
@@ -73,6 +76,16 @@ def _secret_keys(app_ref: weakref.ref[Flask]) -> Callable[[], list[str | bytes]]
     return keys
 
 
+def check_settings(settings: RemoteSettings) -> None:
+    """Check what a binding would refuse, without building one (``init_app()`` and ``register()`` call it).
+
+    The signer checks the signing options (method, key, realm...) and the
+    pool the httpx options; nothing is opened.
+    """
+    Signer(settings.client_id, settings.client_secret, **settings.signing)
+    check_client_options(settings.name, settings.http_options)
+
+
 class RemoteBinding:
     """One remote app resolved for one Flask app.
 
@@ -85,17 +98,7 @@ class RemoteBinding:
         self.settings = settings
         self.app_state = app_state
         self.app_ref = weakref.ref(app)
-        options = settings.oauth_options
-        self.signer = Signer(
-            settings.client_id,
-            settings.client_secret,
-            signature_method=str(options.get("signature_method") or "HMAC-SHA1"),
-            signature_type=str(options.get("signature_type") or "header"),
-            realm=options.get("realm"),
-            rsa_key=options.get("rsa_key"),
-            body_hash=bool(options.get("body_hash", False)),
-            timestamp_offset=options.get("timestamp_offset", 0),
-        )
+        self.signer = Signer(settings.client_id, settings.client_secret, **settings.signing)
         self.pool = ClientPool(settings.name, settings.http_options)
         ttl = settings.request_token_ttl
         self.store: PendingLogins

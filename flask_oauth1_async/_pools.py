@@ -30,7 +30,7 @@ from ._process import PerProcess, close_at_exit
 from ._tls import is_shared, resolve_verify
 from .errors import ConfigurationError
 
-__all__ = ["HTTP_CLIENT_OPTIONS", "ClientPool"]
+__all__ = ["HTTP_CLIENT_OPTIONS", "ClientPool", "check_client_options"]
 
 #: Seconds a blocking close waits for the async client to close on its loop.
 CLOSE_TIMEOUT = 10.0
@@ -82,18 +82,23 @@ class _Clients:
         self.in_flight = 0
 
 
+def check_client_options(name: str, options: Mapping[str, Any]) -> None:
+    """Refuse ``client_kwargs`` keys that are neither httpx client options nor OAuth 1 options."""
+    unknown = sorted(set(options) - HTTP_CLIENT_OPTIONS)
+    if unknown:
+        hint = " (use api_base_url instead)" if "base_url" in unknown else ""
+        raise ConfigurationError(
+            f"client_kwargs of remote app {name!r} has unknown keys {unknown}{hint}; allowed are the "
+            "httpx client options and the OAuth 1 options of docs/configuration.rst (signature_method, ...)"
+        )
+
+
 class ClientPool:
     """The pooled HTTP clients of one remote app in one Flask app (see the module docstring)."""
 
     def __init__(self, name: str, options: Mapping[str, Any]) -> None:
         self.name = name
-        unknown = sorted(set(options) - HTTP_CLIENT_OPTIONS)
-        if unknown:
-            hint = " (use api_base_url instead)" if "base_url" in unknown else ""
-            raise ConfigurationError(
-                f"client_kwargs of remote app {name!r} has unknown keys {unknown}{hint}; allowed are the "
-                "httpx client options and the OAuth 1 options of docs/configuration.rst (signature_method, ...)"
-            )
+        check_client_options(name, options)
         self._options = {k: v for k, v in options.items() if k != "verify"}
         self._verify = resolve_verify(options.get("verify", True))
         self._clients: PerProcess[_Clients] = PerProcess(_Clients)

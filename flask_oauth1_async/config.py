@@ -1,65 +1,385 @@
-"""Remote-app settings: where they come from, and their validated, immutable form.
+"""Remote-app settings: each one declared, checked and documented in one place.
 
-A remote app's settings come from the keyword arguments of
-:meth:`OAuth.register <flask_oauth1_async.OAuth.register>` and from the Flask
-config keys ``{NAME}_{KEY}`` listed in :data:`CONFIG_KEYS`;
-:func:`resolve_settings` merges the two (the precedence rules are in
-``docs/configuration.rst``). :meth:`RemoteSettings.from_mapping` checks the
-result once and freezes it.
+Every setting of :meth:`OAuth.register <flask_oauth1_async.OAuth.register>`
+is a key of :class:`RemoteOptions`, whose annotation carries its
+:class:`Setting`: the description (rendered into ``docs/configuration.rst``),
+the default, whether the Flask config may give it as ``{NAME}_{KEY}``, and
+the check that turns a given value into the checked one or raises
+:class:`~flask_oauth1_async.ConfigurationError` with the fix in its message.
+The OAuth 1 signing options that travel in ``client_kwargs`` are declared
+the same way in :class:`SigningOptions`, their defaults being those of
+:class:`~flask_oauth1_async.Signer`.
+
+:func:`resolve_settings` merges the keywords with the config keys;
+:meth:`RemoteSettings.from_mapping` checks the result once and freezes it.
+Everything else here (:data:`CONFIG_KEYS`, :data:`EXTRA_KEYS`,
+:data:`DICT_SETTINGS`, :data:`OAUTH1_CLIENT_KWARGS`) is derived from the two
+declarations. A new setting, or a provider quirk that needs one, is a new key
+of :class:`RemoteOptions` and a field of :class:`RemoteSettings` that the
+flows read (see ``docs/how-it-works.rst``).
 """
 
-from __future__ import annotations
-
 import dataclasses
+import inspect
+import sys
+import typing
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
-from typing import Any
+from typing import Annotated, Any, TypedDict
 
 from .errors import ConfigurationError
 from .retry import RetryPolicy
+from .signing import Signer
 
-__all__ = ["CONFIG_KEYS", "EXTRA_KEYS", "OAUTH1_CLIENT_KWARGS", "RemoteSettings", "resolve_settings"]
+__all__ = [
+    "CONFIG_KEYS",
+    "DICT_SETTINGS",
+    "EXTRA_KEYS",
+    "OAUTH1_CLIENT_KWARGS",
+    "SETTINGS",
+    "SIGNING_OPTIONS",
+    "RemoteOptions",
+    "RemoteSettings",
+    "Setting",
+    "SigningOptions",
+    "resolve_settings",
+]
+
+
+@dataclasses.dataclass(frozen=True)
+class Setting:
+    """How one setting is read, checked and documented."""
+
+    #: What it means (reStructuredText; rendered into the configuration page).
+    doc: str
+    #: The value when it is given nowhere (:data:`None` when it has none).
+    default: Any = None
+    #: True if the Flask config may give it as ``{NAME}_{KEY}``.
+    config_key: bool = False
+    #: ``check(remote_name, key, value)`` -> the checked value; raises ConfigurationError.
+    check: "Callable[[str, str, Any], Any] | None" = None
+    #: Filled in from the declaration: the key, and whether it holds a dict.
+    name: str = ""
+    is_dict: bool = False
+
+    def checked(self, remote: str, value: Any) -> Any:
+        """*value* checked (the default when None)."""
+        if value is None:
+            return self.default
+        return value if self.check is None else self.check(remote, self.name, value)
+
+
+# -- checks --------------------------------------------------------------------------------------
+
+
+def _text(remote: str, key: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise ConfigurationError(f"{key} of remote app {remote!r} must be a str, not {type(value).__name__}")
+    return value
+
+
+def _credential(remote: str, key: str, value: Any) -> str:
+    # A config read with app.config.from_prefixed_env() turns a numeric key into an int.
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return _text(remote, key, value)
+
+
+def _param_name(remote: str, key: str, value: Any) -> str:
+    name = _text(remote, key, value)
+    if not name:
+        raise ConfigurationError(f"{key} of remote app {remote!r} must be a non-empty parameter name")
+    return name
+
+
+def _method(remote: str, key: str, value: Any) -> str:
+    method = _text(remote, key, value).strip().upper()
+    if not method.isalpha():
+        raise ConfigurationError(f"{key} of remote app {remote!r} must be an HTTP method such as 'POST', not {value!r}")
+    return method
+
+
+def _mapping(remote: str, key: str, value: Any) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ConfigurationError(f"{key} of remote app {remote!r} must be a dict, not {type(value).__name__}")
+    return MappingProxyType(dict(value))
+
+
+def _callable(remote: str, key: str, value: Any) -> Any:
+    if not callable(value):
+        raise ConfigurationError(f"{key} of remote app {remote!r} must be callable")
+    return value
+
+
+def _flag(remote: str, key: str, value: Any) -> bool:
+    return bool(value)
+
+
+def _positive_seconds(remote: str, key: str, value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise ConfigurationError(f"{key} of remote app {remote!r} must be a positive int (seconds)")
+    return value
+
+
+def _consumer_only(remote: str, key: str, value: Any) -> bool | str:
+    if value not in (False, True, "empty"):
+        raise ConfigurationError(f"{key} of remote app {remote!r} must be False, True or 'empty'")
+    return value  # type: ignore[no-any-return]
+
+
+def _retry(remote: str, key: str, value: Any) -> RetryPolicy:
+    if not isinstance(value, RetryPolicy):
+        raise ConfigurationError(f"{key} of remote app {remote!r} must be a flask_oauth1_async.RetryPolicy")
+    return value
+
+
+# -- the declarations ----------------------------------------------------------------------------
+
+
+class RemoteOptions(TypedDict, total=False):
+    """The keywords of :meth:`OAuth.register <flask_oauth1_async.OAuth.register>`, each with its :class:`Setting`.
+
+    Type checkers read this class to refuse a misspelt or mistyped keyword;
+    :data:`SETTINGS` holds the same declarations at run time.
+    """
+
+    client_id: Annotated[
+        str | None,
+        Setting("The consumer key. Required (here or in the config).", config_key=True, check=_credential),
+    ]
+    client_secret: Annotated[
+        str | None,
+        Setting("The consumer secret. May be empty for the ``RSA-*`` methods.", config_key=True, check=_credential),
+    ]
+    request_token_url: Annotated[
+        str | None,
+        Setting("The temporary-credential endpoint. Needed by ``authorize_redirect()``.", config_key=True, check=_text),
+    ]
+    request_token_params: Annotated[
+        Mapping[str, Any] | None,
+        Setting(
+            'A dict of extra parameters for that endpoint (for example ``{"x_auth_access_type": "read"}`` '
+            "on Twitter/X). They are signed and sent in the form body, or in the query when "
+            "``request_token_method`` is not POST or PUT.",
+            config_key=True,
+            check=_mapping,
+        ),
+    ]
+    access_token_url: Annotated[
+        str | None,
+        Setting("The token-credential endpoint. Needed by ``authorize_access_token()``.", config_key=True, check=_text),
+    ]
+    access_token_params: Annotated[
+        Mapping[str, Any] | None,
+        Setting(
+            "A dict of extra parameters for that endpoint, placed like ``request_token_params``. Keywords "
+            "passed to ``authorize_access_token()`` win over these.",
+            config_key=True,
+            check=_mapping,
+        ),
+    ]
+    authorize_url: Annotated[
+        str | None,
+        Setting(
+            "Where the browser is sent to approve. Needed by ``authorize_redirect()``.", config_key=True, check=_text
+        ),
+    ]
+    authorize_params: Annotated[
+        Mapping[str, Any] | None,
+        Setting(
+            "A dict of extra query parameters for the authorize URL (Trello's ``name``/``scope``/"
+            "``expiration``, Flickr's ``perms``...). Keywords passed to ``authorize_redirect()`` are added "
+            "too, and win over these.",
+            config_key=True,
+            check=_mapping,
+        ),
+    ]
+    api_base_url: Annotated[
+        str | None,
+        Setting(
+            "The base of relative URLs in resource calls. A relative path is appended to it, and the base "
+            "keeps its last path segment whether or not it ends in ``/``: with ``https://api.x.com/1.1``, "
+            '``"account/settings.json"`` means ``https://api.x.com/1.1/account/settings.json``. A path '
+            "starting with ``/`` is taken from the base's host, as with :func:`urllib.parse.urljoin`: "
+            '``"/2/users/me"`` means ``https://api.x.com/2/users/me``. URLs starting with ``http://`` or '
+            "``https://`` are used as they are; protocol-relative ``//host/...`` URLs are refused.",
+            config_key=True,
+            check=_text,
+        ),
+    ]
+    client_kwargs: Annotated[
+        Mapping[str, Any] | None,
+        Setting(
+            "A dict of HTTP-client options (passed to httpx) and OAuth 1 signing options; see `client_kwargs`_.",
+            config_key=True,
+            check=_mapping,
+        ),
+    ]
+    fetch_token: Annotated[
+        Callable[[], Any] | None,
+        Setting(
+            "A callable **without arguments** returning this remote's token for the current user (sync or "
+            "async). It takes precedence over the registry's ``fetch_token(name)``.",
+            check=_callable,
+        ),
+    ]
+    require_callback_confirmed: Annotated[
+        bool,
+        Setting(
+            "Default ``True``: the request-token answer must carry ``oauth_callback_confirmed=true``, as "
+            "RFC 5849 requires of OAuth 1.0a providers, and the callback must carry an ``oauth_verifier``. "
+            "Set ``False`` for legacy OAuth 1.0 providers (TripIt, for instance): the confirmation is no "
+            "longer required, and a callback without ``oauth_verifier`` completes the login, the "
+            "access-token request being signed without a verifier.",
+            default=True,
+            check=_flag,
+        ),
+    ]
+    request_token_ttl: Annotated[
+        int,
+        Setting(
+            "Seconds a login may take between ``authorize_redirect()`` and the callback. Default ``600``. "
+            "See :doc:`temporary-credentials`.",
+            default=600,
+            check=_positive_seconds,
+        ),
+    ]
+    request_token_method: Annotated[
+        str,
+        Setting(
+            'HTTP method for the request-token call. Default ``"POST"``; some providers (Flickr\'s '
+            'examples, for instance) use ``"GET"``.',
+            default="POST",
+            check=_method,
+        ),
+    ]
+    access_token_method: Annotated[
+        str,
+        Setting('HTTP method for the access-token call. Default ``"POST"``.', default="POST", check=_method),
+    ]
+    access_token_headers: Annotated[
+        Mapping[str, Any] | None,
+        Setting("A dict of extra HTTP headers for the access-token call.", check=_mapping),
+    ]
+    consumer_only: Annotated[
+        bool | str,
+        Setting(
+            "Two-legged signing of resource calls: the calls are signed with the consumer key and secret "
+            "alone, and no user token is looked up (no ``fetch_token``, no "
+            ":class:`~flask_oauth1_async.MissingTokenError`). ``False`` (default) signs with the user's "
+            'token; ``True`` sends no ``oauth_token`` parameter at all; ``"empty"`` sends an empty '
+            '``oauth_token=""``, which some providers expect instead. Any other value raises '
+            ":class:`~flask_oauth1_async.ConfigurationError`. It applies to ``get()``, ``post()``... only; "
+            "the login views are not affected, and a call can override it (see `Per-call options`_).",
+            default=False,
+            check=_consumer_only,
+        ),
+    ]
+    retry: Annotated[
+        RetryPolicy | None,
+        Setting(
+            "A :class:`flask_oauth1_async.RetryPolicy` that resends rate-limited resource calls; ``None`` "
+            "(default) never retries. See `Retrying rate-limited calls`_.",
+            check=_retry,
+        ),
+    ]
+    authorize_token_param: Annotated[
+        str,
+        Setting(
+            "The name under which the request token is put in the authorize URL. Default "
+            '``"oauth_token"``, as RFC 5849 says; E*TRADE wants ``"token"``.',
+            default="oauth_token",
+            check=_param_name,
+        ),
+    ]
+    authorize_consumer_key_param: Annotated[
+        str | None,
+        Setting(
+            'If set, the authorize URL also carries the consumer key under this name (E*TRADE: ``"key"``). '
+            "Default ``None``: no consumer key in that URL.",
+            check=_param_name,
+        ),
+    ]
+
+
+class SigningOptions(TypedDict, total=False):
+    """The OAuth 1 options that ``client_kwargs`` may hold beside httpx's; the signer takes them.
+
+    Their defaults are the keyword defaults of :class:`~flask_oauth1_async.Signer`,
+    which checks them.
+    """
+
+    signature_method: Annotated[
+        str,
+        Setting(
+            '``"HMAC-SHA1"`` (default), ``"HMAC-SHA256"``, ``"HMAC-SHA512"``, ``"RSA-SHA1"``, '
+            '``"RSA-SHA256"``, ``"RSA-SHA512"`` or ``"PLAINTEXT"`` (case does not matter).'
+        ),
+    ]
+    signature_type: Annotated[
+        str,
+        Setting(
+            'Where the protocol parameters go: ``"header"`` (default, an ``Authorization: OAuth ...`` '
+            'header), ``"query"`` or ``"body"`` (only for form-encoded requests). Prefer the header: '
+            'with ``"query"`` the signed URL, protocol parameters included, shows up wherever URLs are '
+            "logged (httpx's own INFO log line, ``raise_for_status()`` messages, server access logs) - and "
+            "with ``PLAINTEXT`` that URL carries the secrets themselves."
+        ),
+    ]
+    realm: Annotated[str | None, Setting("A ``realm`` for the ``Authorization`` header.")]
+    rsa_key: Annotated[
+        str | bytes | None,
+        Setting("The PEM private key (a ``str`` or ``bytes``) for the ``RSA-*`` methods, which require it."),
+    ]
+    body_hash: Annotated[
+        bool,
+        Setting(
+            "``True`` adds ``oauth_body_hash`` (the OAuth Request Body Hash extension, used by LTI 1.1 "
+            "outcomes and Mastercard, for instance) to every request whose body is *not* form-encoded: "
+            "JSON, XML, binary. A request without a body gets the hash of the empty string; form-encoded "
+            "requests never get one, since their parameters are signed already. The digest follows the "
+            "signature method: SHA-1 for HMAC-SHA1, RSA-SHA1 and PLAINTEXT, SHA-256 for the ``-SHA256`` "
+            "methods, SHA-512 for the ``-SHA512`` ones. Default ``False``; a call can override it."
+        ),
+    ]
+    timestamp_offset: Annotated[
+        int,
+        Setting(
+            "Whole seconds added to this server's clock for ``oauth_timestamp``, for a provider whose clock "
+            "is off (or this server's). Default ``0``. When a token endpoint refuses the timestamp and says "
+            "which range it accepts, the error message suggests the value to use (see :doc:`errors`)."
+        ),
+    ]
+
+
+def _declared(options: type, defaults: Mapping[str, Any] | None = None) -> dict[str, Setting]:
+    hints = typing.get_type_hints(options, globalns=vars(sys.modules[__name__]), include_extras=True)
+    found: dict[str, Setting] = {}
+    for key, hint in hints.items():
+        (setting,) = [m for m in getattr(hint, "__metadata__", ()) if isinstance(m, Setting)]
+        is_dict = "Mapping" in repr(typing.get_args(hint)[0])
+        default = setting.default if defaults is None else defaults.get(key)
+        found[key] = dataclasses.replace(setting, name=key, is_dict=is_dict, default=default)
+    return found
+
+
+#: Every :meth:`~flask_oauth1_async.OAuth.register` setting, by keyword, in declaration order.
+SETTINGS: Mapping[str, Setting] = MappingProxyType(_declared(RemoteOptions))
+
+_SIGNER_DEFAULTS = {
+    name: p.default for name, p in inspect.signature(Signer).parameters.items() if p.default is not p.empty
+}
+#: The signing options of ``client_kwargs``, with the signer's defaults.
+SIGNING_OPTIONS: Mapping[str, Setting] = MappingProxyType(_declared(SigningOptions, _SIGNER_DEFAULTS))
 
 #: Settings that may come from ``{NAME}_{KEY}`` config keys (lower-cased here).
-CONFIG_KEYS: tuple[str, ...] = (
-    "client_id",
-    "client_secret",
-    "request_token_url",
-    "request_token_params",
-    "access_token_url",
-    "access_token_params",
-    "authorize_url",
-    "authorize_params",
-    "api_base_url",
-    "client_kwargs",
-)
-_DICT_KEYS = frozenset({"request_token_params", "access_token_params", "authorize_params", "client_kwargs"})
-
-#: Extra :meth:`OAuth.register` keywords (not read from config).
-EXTRA_KEYS: tuple[str, ...] = (
-    "fetch_token",
-    "require_callback_confirmed",
-    "request_token_ttl",
-    "request_token_method",
-    "access_token_method",
-    "access_token_headers",
-    "consumer_only",
-    "retry",
-    "authorize_token_param",
-    "authorize_consumer_key_param",
-)
-
+CONFIG_KEYS: tuple[str, ...] = tuple(k for k, s in SETTINGS.items() if s.config_key)
+#: Settings given to :meth:`~flask_oauth1_async.OAuth.register` only (never read from the config).
+EXTRA_KEYS: tuple[str, ...] = tuple(k for k, s in SETTINGS.items() if not s.config_key)
+#: Settings that hold a dict (merged key by key by ``overwrite=True`` and by preset overrides).
+DICT_SETTINGS: frozenset[str] = frozenset(k for k, s in SETTINGS.items() if s.is_dict)
 #: ``client_kwargs`` entries that configure OAuth 1 signing instead of httpx.
-OAUTH1_CLIENT_KWARGS: tuple[str, ...] = (
-    "signature_method",
-    "signature_type",
-    "realm",
-    "rsa_key",
-    "body_hash",
-    "timestamp_offset",
-)
-
-_EMPTY: Mapping[str, Any] = MappingProxyType({})
+OAUTH1_CLIENT_KWARGS: tuple[str, ...] = tuple(SIGNING_OPTIONS)
 
 
 def resolve_settings(
@@ -77,79 +397,79 @@ def resolve_settings(
     prefix = name.upper() + "_"
     for key in CONFIG_KEYS:
         value = config.get(prefix + key.upper())
+        is_dict = key in DICT_SETTINGS
         if key not in settings or settings[key] is None:
             if value is not None:
-                settings[key] = dict(value) if key in _DICT_KEYS and isinstance(value, Mapping) else value
+                settings[key] = dict(value) if is_dict and isinstance(value, Mapping) else value
         elif overwrite and value:
-            if key in _DICT_KEYS and isinstance(value, Mapping) and isinstance(settings[key], Mapping):
+            if is_dict and isinstance(value, Mapping) and isinstance(settings[key], Mapping):
                 settings[key] = {**settings[key], **value}
             else:
                 settings[key] = value
     return settings
 
 
-def _dict_setting(settings: Mapping[str, Any], key: str, name: str) -> Mapping[str, Any]:
-    value = settings.get(key)
-    if value is None:
-        return _EMPTY
-    if not isinstance(value, Mapping):
-        raise ConfigurationError(f"{key} of remote app {name!r} must be a dict, not {type(value).__name__}")
-    return MappingProxyType(dict(value))
+def check_keywords(name: str, kwargs: Mapping[str, Any]) -> None:
+    """Check the keywords given to ``register()`` on their own (before any config is read).
+
+    Raises :class:`TypeError` for an unknown keyword and
+    :class:`~flask_oauth1_async.ConfigurationError` for a value of the wrong type.
+    """
+    unknown = sorted(set(kwargs) - set(SETTINGS))
+    if unknown:
+        raise TypeError(f"register() got unknown settings {unknown}; known are {', '.join(SETTINGS)}")
+    for key, value in kwargs.items():
+        SETTINGS[key].checked(name, value)
+
+
+def check_early(name: str, settings: Mapping[str, Any]) -> "RemoteSettings | None":
+    """Check what can be checked before a remote is used: each value given, and the whole once complete.
+
+    Called by ``init_app()`` and ``register()``, when the app's config may
+    still be filled in later (it is read again when the remote is first
+    used). Every value present is checked now; the settings as a whole
+    (checked and returned) only when the consumer key is there, which is
+    what makes them usable. Returns None while it is missing.
+    """
+    for key, setting in SETTINGS.items():
+        setting.checked(name, settings.get(key))
+    if not settings.get("client_id"):
+        return None
+    return RemoteSettings.from_mapping(name, settings)
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
 class RemoteSettings:
-    """The checked settings of one remote app in one Flask app.
+    """The checked settings of one remote app in one Flask app (each described in :class:`RemoteOptions`).
 
     Built by :meth:`from_mapping`; immutable (the dicts are read-only views).
     Its :func:`repr` shows the name and URLs only: the consumer secret and
     any RSA key never appear in it.
     """
 
-    #: The registered name.
     name: str
-    #: The consumer key.
     client_id: str
-    #: The consumer secret (empty for RSA-only consumers).
     client_secret: str | None
-    #: Temporary-credential endpoint.
     request_token_url: str | None
-    #: Token-credential endpoint.
     access_token_url: str | None
-    #: Where the browser is sent to authorize.
     authorize_url: str | None
-    #: Base for relative resource URLs.
     api_base_url: str | None
-    #: Extra parameters sent to the request-token endpoint.
     request_token_params: Mapping[str, Any]
-    #: Extra parameters sent to the access-token endpoint.
     access_token_params: Mapping[str, Any]
-    #: Extra query parameters of the authorize URL.
     authorize_params: Mapping[str, Any]
-    #: Extra headers of the access-token request.
     access_token_headers: Mapping[str, Any]
-    #: HTTP method of the request-token call.
     request_token_method: str
-    #: HTTP method of the access-token call.
     access_token_method: str
-    #: Refuse request-token answers without ``oauth_callback_confirmed=true``.
     require_callback_confirmed: bool
-    #: Seconds a login may take between the redirect and the callback.
     request_token_ttl: int
-    #: OAuth 1 signing options taken from ``client_kwargs`` (:data:`OAUTH1_CLIENT_KWARGS`).
-    oauth_options: Mapping[str, Any]
+    #: The signing options given in ``client_kwargs`` (:class:`SigningOptions`), for :class:`~.signing.Signer`.
+    signing: Mapping[str, Any]
     #: The rest of ``client_kwargs``: httpx client options.
     http_options: Mapping[str, Any]
-    #: The remote's own ``fetch_token()`` (no argument), if registered with one.
     fetch_token: Callable[[], Any] | None = None
-    #: Sign resource calls with the consumer key alone (two-legged): False,
-    #: True (no ``oauth_token``) or ``"empty"`` (an empty ``oauth_token``).
     consumer_only: bool | str = False
-    #: Retry policy of rate-limited resource calls, or None.
     retry: RetryPolicy | None = None
-    #: Name of the request-token parameter of the authorize URL (E*TRADE: ``token``).
     authorize_token_param: str = "oauth_token"  # noqa: S105 - a parameter name, not a secret
-    #: If set, the authorize URL also carries the consumer key under this name (E*TRADE: ``key``).
     authorize_consumer_key_param: str | None = None
     #: Follow redirects of resource calls (from ``client_kwargs['follow_redirects']``).
     follow_redirects: bool = False
@@ -162,59 +482,30 @@ class RemoteSettings:
         )
 
     @classmethod
-    def from_mapping(cls, name: str, settings: Mapping[str, Any]) -> RemoteSettings:
+    def from_mapping(cls, name: str, settings: Mapping[str, Any]) -> "RemoteSettings":
         """Check *settings* (as :func:`resolve_settings` returns them) and freeze them.
 
         Raises :class:`~flask_oauth1_async.ConfigurationError` with the fix in
         its message for a missing consumer key or a value of the wrong type.
         """
-        client_id = settings.get("client_id")
-        if not client_id:
+        values = {key: setting.checked(name, settings.get(key)) for key, setting in SETTINGS.items()}
+        if not values["client_id"]:
             raise ConfigurationError(
                 f"remote app {name!r} has no client_id: pass client_id= to register() "
                 f"or set {name.upper()}_CLIENT_ID in the app config"
             )
-        ttl = settings.get("request_token_ttl", 600)
-        if not isinstance(ttl, int) or isinstance(ttl, bool) or ttl <= 0:
-            raise ConfigurationError(f"request_token_ttl of remote app {name!r} must be a positive int (seconds)")
-        client_kwargs = dict(_dict_setting(settings, "client_kwargs", name))
-        oauth_options = {k: client_kwargs.pop(k) for k in OAUTH1_CLIENT_KWARGS if k in client_kwargs}
-        fetch = settings.get("fetch_token")
-        if fetch is not None and not callable(fetch):
-            raise ConfigurationError(f"fetch_token of remote app {name!r} must be callable")
-        secret = settings.get("client_secret")
-        consumer_only = settings.get("consumer_only", False)
-        if consumer_only not in (False, True, "empty"):
-            raise ConfigurationError(f"consumer_only of remote app {name!r} must be False, True or 'empty'")
-        retry = settings.get("retry")
-        if retry is not None and not isinstance(retry, RetryPolicy):
-            raise ConfigurationError(f"retry of remote app {name!r} must be a flask_oauth1_async.RetryPolicy")
-        token_param = settings.get("authorize_token_param") or "oauth_token"
-        key_param = settings.get("authorize_consumer_key_param")
+        for key in DICT_SETTINGS:
+            if values[key] is None:
+                values[key] = MappingProxyType({})
+        client_kwargs = dict(values.pop("client_kwargs"))
+        # A signing option given as None takes the signer's default.
+        signing = {k: v for k in SIGNING_OPTIONS if (v := client_kwargs.pop(k, None)) is not None}
         return cls(
             name=name,
-            client_id=str(client_id),
-            client_secret=None if secret is None else str(secret),
-            request_token_url=settings.get("request_token_url"),
-            access_token_url=settings.get("access_token_url"),
-            authorize_url=settings.get("authorize_url"),
-            api_base_url=settings.get("api_base_url"),
-            request_token_params=_dict_setting(settings, "request_token_params", name),
-            access_token_params=_dict_setting(settings, "access_token_params", name),
-            authorize_params=_dict_setting(settings, "authorize_params", name),
-            access_token_headers=_dict_setting(settings, "access_token_headers", name),
-            request_token_method=str(settings.get("request_token_method") or "POST").upper(),
-            access_token_method=str(settings.get("access_token_method") or "POST").upper(),
-            require_callback_confirmed=bool(settings.get("require_callback_confirmed", True)),
-            request_token_ttl=ttl,
-            oauth_options=MappingProxyType(oauth_options),
+            signing=MappingProxyType(signing),
             http_options=MappingProxyType(client_kwargs),
-            fetch_token=fetch,
-            consumer_only=consumer_only,
-            retry=retry,
-            authorize_token_param=str(token_param),
-            authorize_consumer_key_param=None if key_param is None else str(key_param),
             follow_redirects=bool(client_kwargs.get("follow_redirects", False)),
+            **values,
         )
 
     def require(self, key: str) -> str:

@@ -31,10 +31,14 @@ Where Authlib has a class for the same situation, ours inherits from it too
         └── MissingTokenError             a signed call without any token
                                           [authlib MissingTokenError]
 
-Messages never contain a consumer secret, a token secret or a verifier. When an
-error quotes a provider's answer, the quote is cut to
-:data:`MAX_QUOTED_BODY` characters and any ``oauth_token_secret`` in it is
-masked.
+All of them can be imported from ``flask_oauth1_async``. Like Authlib's
+errors, each has a short code in ``error`` (``"access_denied"``,
+``"invalid_callback_token"``...), a sentence in ``description``, and
+``str(exc)`` is ``"<error>: <description>"``. Messages never contain a
+consumer secret, a token secret or a verifier. When an error quotes a
+provider's answer, the quote is cut to :data:`MAX_QUOTED_BODY` characters and
+the values of ``oauth_token_secret``, ``oauth_verifier``, ``client_secret`` and
+``oauth_signature`` in it are masked.
 """
 
 from __future__ import annotations

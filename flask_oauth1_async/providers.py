@@ -94,6 +94,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from .config import DICT_SETTINGS
+
 if TYPE_CHECKING:
     from .registry import OAuth
     from .remote import RemoteApp
@@ -115,10 +117,6 @@ __all__ = [
     "register",
     "woocommerce",
 ]
-
-_DICT_SETTINGS = frozenset(
-    {"request_token_params", "access_token_params", "authorize_params", "access_token_headers", "client_kwargs"}
-)
 
 #: Twitter / X, user context (OAuth 1.0a), API v2 base.
 TWITTER: dict[str, Any] = {
@@ -288,7 +286,7 @@ def merge(preset: Mapping[str, Any], **overrides: Any) -> dict[str, Any]:
     merged: dict[str, Any] = copy.deepcopy(dict(preset))
     for key, value in overrides.items():
         current = merged.get(key)
-        if key in _DICT_SETTINGS and isinstance(current, Mapping) and isinstance(value, Mapping):
+        if key in DICT_SETTINGS and isinstance(current, Mapping) and isinstance(value, Mapping):
             combined = dict(current)
             for inner, inner_value in value.items():
                 previous = combined.get(inner)

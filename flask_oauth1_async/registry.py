@@ -13,18 +13,21 @@ import logging
 import math
 import weakref
 from collections.abc import Callable, Mapping
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from flask import Flask, current_app, has_app_context
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from ._binding import EXTENSION_KEY, AppState, RemoteBinding
+from ._binding import EXTENSION_KEY, AppState, RemoteBinding, check_settings
 from ._dual import PendingCall
 from ._tls import default_ssl_context
-from .config import CONFIG_KEYS, EXTRA_KEYS, RemoteSettings, resolve_settings
+from .config import CONFIG_KEYS, RemoteOptions, RemoteSettings, check_early, check_keywords, resolve_settings
 from .errors import AccessDeniedError, AuthorizationError, RateLimitedError
 from .remote import RemoteApp
 from .temporary_credentials import TemporaryCredentialCache
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["CONFIG_KEYS", "EXTENSION_KEY", "OAuth", "PendingCall", "RemoteApp", "TemporaryCredentialCache"]
 
@@ -89,9 +92,9 @@ class OAuth:
         self._remotes: dict[str, RemoteApp] = {}
         self._generations: dict[str, int] = {}
         self._app_states: weakref.WeakSet[AppState] = weakref.WeakSet()
-        self._app: Flask | None = None
+        # The first app, read outside an app context; weak: the registry never keeps an app alive.
+        self._app: weakref.ref[Flask] | None = None
         if app is not None:
-            self._app = app
             self.init_app(app)
 
     def __repr__(self) -> str:
@@ -113,64 +116,66 @@ class OAuth:
             self.cache = cache
         if fetch_token is not None:
             self.fetch_token = fetch_token
-        if self._app is None:
+        for name in self._definitions:  # fail here, with the fix, rather than at the first request
+            self._check(app, name)
+        if self._app is None or self._app() is None:
             # Settings read outside an app context come from this app (one app,
             # the common case; with several, use an app context).
-            self._app = app
-        state = AppState(self, self.cache, self.fetch_token)
+            self._app = weakref.ref(app)
+        state = AppState(self, app, self.cache, self.fetch_token)
         app.extensions[EXTENSION_KEY] = state
         self._app_states.add(state)
         app.register_error_handler(AuthorizationError, _render_default)
         app.register_error_handler(RateLimitedError, _render_default)
         default_ssl_context()  # load the CA bundle now, not inside the first request
 
-    def register(self, name: str, overwrite: bool = False, **kwargs: Any) -> RemoteApp:
+    def register(self, name: str, overwrite: bool = False, **kwargs: Unpack[RemoteOptions]) -> RemoteApp:
         """Register a remote app called *name* and return it.
 
-        Keywords are the ten settings of :data:`~flask_oauth1_async.config.CONFIG_KEYS`
-        (``client_id``... ``client_kwargs``, which may also come from the
-        ``{NAME}_*`` config keys; with *overwrite* the config wins) plus the
-        register-only :data:`~flask_oauth1_async.config.EXTRA_KEYS`:
+        The keywords are the settings of
+        :class:`~flask_oauth1_async.config.RemoteOptions`, each described in
+        ``docs/configuration.rst``; those of
+        :data:`~flask_oauth1_async.config.CONFIG_KEYS` may also come from the
+        ``{NAME}_*`` config keys (with *overwrite*, the config wins).
 
-        * ``fetch_token``: a no-argument callable, sync or async, returning
-          this remote's token for the current user;
-        * ``require_callback_confirmed`` (default True): False accepts a
-          request-token answer without ``oauth_callback_confirmed=true`` and
-          a callback without ``oauth_verifier`` (legacy OAuth 1.0);
-        * ``request_token_ttl``: seconds a login may take, default 600;
-        * ``request_token_method`` / ``access_token_method`` (default
-          ``"POST"``) and ``access_token_headers``;
-        * ``consumer_only``: False (default), True (sign resource calls with
-          the consumer key alone, no ``oauth_token``) or ``"empty"`` (an
-          empty ``oauth_token``);
-        * ``retry``: a :class:`~flask_oauth1_async.RetryPolicy` for
-          rate-limited resource calls, default None;
-        * ``authorize_token_param`` (default ``"oauth_token"``) and
-          ``authorize_consumer_key_param`` (default None): the names of the
-          request token and of the consumer key in the authorize URL
-          (E*TRADE: ``"token"`` and ``"key"``).
-
-        Unknown keywords raise :class:`TypeError` at once; values are checked
-        when the remote is first used in an app. Registering a name again
-        replaces its settings (and retires its HTTP clients). The settings
-        are described in ``docs/configuration.rst``.
+        An unknown keyword raises :class:`TypeError`, a value of the wrong
+        type :class:`~flask_oauth1_async.ConfigurationError`, here; the
+        settings as a whole (keywords and config) are checked for every app
+        the registry is initialised on, here and in :meth:`init_app`.
+        Registering a name again replaces its settings (and retires its HTTP
+        clients).
         """
         if not name or not set(name) <= _NAME_CHARS or name[0].isdigit():
             raise ValueError(f"remote app name {name!r} must be a Python identifier (letters, digits, _)")
         if name.startswith("_") or hasattr(type(self), name):
             raise ValueError(f"remote app name {name!r} is reserved; choose another")
-        unknown = sorted(set(kwargs) - set(CONFIG_KEYS) - set(EXTRA_KEYS))
-        if unknown:
-            raise TypeError(
-                f"register() got unknown settings {unknown}; known are {', '.join(CONFIG_KEYS + EXTRA_KEYS)}"
-            )
+        check_keywords(name, kwargs)
+        previous = self._definitions.get(name)
         self._definitions[name] = (overwrite, dict(kwargs))
+        try:
+            for state in list(self._app_states):
+                app = state.app_ref()
+                if app is not None:
+                    self._check(app, name)
+        except BaseException:
+            if previous is None:
+                del self._definitions[name]
+            else:
+                self._definitions[name] = previous
+            raise
         self._generations[name] = self._generations.get(name, 0) + 1
         remote = self._remotes.get(name)
         if remote is None:
             remote = RemoteApp(self, name)
             self._remotes[name] = remote
         return remote
+
+    def _check(self, app: Flask, name: str) -> None:
+        """Check remote *name* as *app*'s config has it now (see :func:`~flask_oauth1_async.config.check_early`)."""
+        overwrite, registered = self._definitions[name]
+        settings = check_early(name, self.load_settings(app, name, registered, overwrite))
+        if settings is not None:
+            check_settings(settings)
 
     def create_client(self, name: str) -> RemoteApp:
         """Return the remote app registered as *name* (AttributeError if there is none)."""
@@ -207,7 +212,7 @@ class OAuth:
     def _current_app_or_none(self) -> Flask | None:
         if has_app_context():
             return cast(Flask, current_app._get_current_object())  # type: ignore[attr-defined]
-        return self._app
+        return self._app() if self._app is not None else None
 
     def _current_app(self) -> Flask:
         app = self._current_app_or_none()

@@ -241,18 +241,48 @@ def test_missing_client_id_names_the_config_key(kind: str, provider: Provider, s
     ],
     ids=["bogus", "typo", "base_url-hint"],
 )
-@pytest.mark.parametrize("kind", VIEW_KINDS)
 def test_unknown_client_kwargs_key_is_a_configuration_error(
-    kind: str, client_kwargs: dict[str, Any], named: str, provider: Provider, client_app: ClientAppFactory
+    client_kwargs: dict[str, Any], named: str, provider: Provider, client_app: ClientAppFactory
 ) -> None:
-    ca = client_app(provider, _routes, config={"DEMO_CLIENT_KWARGS": client_kwargs}, client_kwargs=None)
-    with Browser() as browser:
-        response = browser.get(ca.url + LOGIN_PATH[kind])
-    assert response.status_code == 418, response.text
-    body = response.json()
-    assert body["error"] == "ConfigurationError"
-    assert named in body["message"]
+    # Checked when the remote is registered on an app whose config has it: nothing is sent.
+    with pytest.raises(ConfigurationError) as info:
+        client_app(provider, _routes, config={"DEMO_CLIENT_KWARGS": client_kwargs}, client_kwargs=None)
+    assert named in str(info.value)
     assert provider.state.hits["/request_token"] == 0
+
+
+def test_bad_values_fail_at_register_and_init_app_with_the_fix(provider: Provider) -> None:
+    app = Flask("eager-checks")
+    oauth = OAuth(app)
+    with pytest.raises(ConfigurationError, match="request_token_ttl of remote app 'demo' must be a positive int"):
+        oauth.register("demo", **provider.settings(request_token_ttl=-5))
+    with pytest.raises(ConfigurationError, match="unsupported signature_method 'HMAC-MD5'"):
+        oauth.register("demo", **provider.settings(client_kwargs={"signature_method": "HMAC-MD5"}))
+    with pytest.raises(AttributeError):  # a refused registration registers nothing
+        oauth.create_client("demo")
+    # A bad value in the config fails init_app() of the app that has it.
+    later = OAuth()
+    later.register("demo", **provider.settings(client_kwargs=None))
+    other = Flask("eager-checks-config")
+    other.config["DEMO_CLIENT_KWARGS"] = {"signature_type": "cookie"}
+    with pytest.raises(ConfigurationError, match="unsupported signature_type 'cookie'"):
+        later.init_app(other)
+    assert EXTENSION_KEY not in other.extensions
+
+
+def test_config_filled_in_after_init_app_is_read_at_first_use(provider: Provider) -> None:
+    oauth = OAuth()
+    oauth.register("demo", api_base_url=provider.url + "/api")  # no consumer key yet: checked at first use
+    app = Flask("late-config")
+    oauth.init_app(app)
+    with app.app_context(), pytest.raises(ConfigurationError, match="set DEMO_CLIENT_ID in the app config"):
+        oauth.demo.get_sync("me", token=provider.token_for("alice"))
+    app.config.update(DEMO_CLIENT_ID=HMAC_CLIENT_ID, DEMO_CLIENT_SECRET=HMAC_CLIENT_SECRET)
+    try:
+        with app.app_context():
+            assert oauth.demo.get_sync("me", token=provider.token_for("alice")).json()["user"] == "alice"
+    finally:
+        oauth.close()
 
 
 def test_unknown_register_keyword_is_a_type_error() -> None:

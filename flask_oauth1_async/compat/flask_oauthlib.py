@@ -372,6 +372,13 @@ class _CoreRegistry(_core.OAuth):
                 return {}
         return remote._core_settings(app)
 
+    def _check(self, app: Flask, name: str) -> None:
+        # Flask-OAuthlib read a remote's settings when it was used, and apps rely
+        # on it (config filled in after init_app()): only native remotes are
+        # checked when they are registered.
+        if name not in self._compat_remotes:
+            super()._check(app, name)
+
 
 class OAuth:
     """Flask-OAuthlib's registry of remote apps: ``OAuth(app)`` or ``OAuth()`` + :meth:`init_app`.

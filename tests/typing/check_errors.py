@@ -14,6 +14,8 @@ from flask_oauth1_async import OAuth
 app = Flask(__name__)
 oauth = OAuth(app)
 oauth.register("x", client_id="id")
+oauth.register("misspelt", client_id="id", request_token_urll="https://p.example/rt")  # E: call-arg
+oauth.register("mistyped", client_id="id", request_token_ttl="600")  # E: arg-type
 
 
 def sync_misuse() -> None:
