@@ -120,7 +120,7 @@ def in_one_view(clients: Clients, scheme: str, plan: Plan) -> dict[str, Sample]:
         if key == "hop-async":
             return await _fetch_async()
         if key == "build-sign":
-            request = binding.pool.async_client().build_request("GET", url)
+            request = binding.pool.async_client(loop_thread.home()).build_request("GET", url)
             return signer.sign(request, token=TOKEN["oauth_token"], token_secret=TOKEN["oauth_token_secret"])
         if key == "ours-async":
             return await ours.get(url, token=TOKEN)

@@ -17,10 +17,13 @@ from flask import Flask
 
 from . import _drivers
 from ._effects import Flow
+from ._green import green_kind
 from ._loop_thread import loop_thread
+from ._loops import home_of_running_loop
 from ._pools import ClientPool, check_client_options
 from ._process import ProcessLock
 from .config import RemoteSettings
+from .errors import ConfigurationError
 from .signing import Signer
 from .temporary_credentials import (
     CacheStore,
@@ -130,12 +133,34 @@ class RemoteBinding:
             self.pool.leave()
 
     async def run_async(self, flow: Flow[Any]) -> Any:
-        """Drive *flow* with the pooled async client on the background loop."""
+        """Drive *flow* with the pooled async client of the running loop's home.
+
+        On a long-lived loop (the runner's, an ASGI server's...) the client
+        lives there and is awaited directly. On a loop of Flask's default
+        runner, made for one view call, the client lives on the background
+        loop and each send hops there, so that connections outlive the request.
+        """
+        home = await home_of_running_loop()
         self.pool.enter()
         try:
-            return await _drivers.run_async(flow, self.pool.async_client(), loop_thread.run)
+            if home is not None:
+                return await _drivers.run_async(flow, self.pool.async_client(home))
+            if green_kind() is not None:
+                raise _no_loop_under_green()
+            client = self.pool.async_client(loop_thread.home())
+            return await _drivers.run_async(flow, client, loop_thread.run)
         finally:
             self.pool.leave()
+
+
+def _no_loop_under_green() -> ConfigurationError:
+    kind = green_kind()
+    return ConfigurationError(
+        f"an awaited call under {kind} needs a long-lived event loop, and this async view runs on a loop "
+        "that Flask made for this one call: turn on the runner (flask_oauth1_async.runner.AsyncRunner(app)), "
+        f"or Flask's recipe for async views with {kind}; or call the _sync form of this call "
+        "(see docs/deploying.rst)"
+    )
 
 
 class BindingSource(Protocol):

@@ -47,11 +47,13 @@ def _send_sync(client: httpx.Client, effect: Send) -> httpx.Response:
 
 
 def _send_async(
-    client: httpx.AsyncClient, effect: Send, run_on_loop: Callable[[Any], Awaitable[Any]]
+    client: httpx.AsyncClient, effect: Send, run_on_loop: Callable[[Any], Awaitable[Any]] | None
 ) -> Awaitable[httpx.Response]:
     if effect.follow_redirects is None:
-        return run_on_loop(client.send(effect.request))
-    return run_on_loop(client.send(effect.request, follow_redirects=effect.follow_redirects))
+        sending = client.send(effect.request)
+    else:
+        sending = client.send(effect.request, follow_redirects=effect.follow_redirects)
+    return sending if run_on_loop is None else run_on_loop(sending)
 
 
 def run_sync(flow: Flow[T], client: httpx.Client) -> T:
@@ -90,9 +92,14 @@ def run_sync(flow: Flow[T], client: httpx.Client) -> T:
 async def run_async(
     flow: Flow[T],
     client: httpx.AsyncClient,
-    run_on_loop: Callable[[Any], Awaitable[Any]],
+    run_on_loop: Callable[[Any], Awaitable[Any]] | None = None,
 ) -> T:
-    """Drive *flow* with awaits; requests go through *run_on_loop* (the pool's loop)."""
+    """Drive *flow* with awaits on *client*.
+
+    The client lives on the running loop, or, with *run_on_loop*, on another
+    loop that each send hops to (the background loop, for the short-lived
+    loops of Flask's default runner).
+    """
     value: Any = None
     error: BaseException | None = None
     try:
@@ -106,7 +113,7 @@ async def run_async(
                 if isinstance(effect, Send):
                     if _TRACING:
                         # The span starts here, in the view's context, and spans the
-                        # await; the request itself runs on the pool's loop.
+                        # await, also when the request itself runs on another loop.
                         with _telemetry.ClientSpan(effect.request, effect.label) as span:
                             value = await _send_async(client, effect, run_on_loop)
                             span.response(value)

@@ -28,6 +28,7 @@ from concurrent.futures import Future
 from typing import Any, TypeVar
 
 from ._green import real_lock, start_real_thread
+from ._loops import LoopHome, register_home
 from ._process import PerProcess, on_exit
 from .errors import TransportError
 
@@ -44,11 +45,13 @@ START_TIMEOUT = 10.0
 class _Started:
     """One loop started by a :class:`LoopThread` in this process, and the calls waiting on it."""
 
-    __slots__ = ("closed", "dead", "failure", "generation", "loop", "waiters", "waiters_lock")
+    __slots__ = ("closed", "dead", "failure", "generation", "home", "loop", "waiters", "waiters_lock")
 
     def __init__(self, generation: int) -> None:
         self.generation = generation
         self.loop: asyncio.AbstractEventLoop | None = None
+        #: The loop as the home of the async clients that hop to it.
+        self.home: LoopHome | None = None
         #: Released by the thread once the loop is closed (an OS lock, so that it works under gevent too).
         self.closed = real_lock()
         self.closed.acquire()
@@ -118,6 +121,12 @@ class LoopThread:
         state = self._state.peek()
         return state.generation if state is not None else 0
 
+    def home(self) -> LoopHome:
+        """The home of the clients that live on the background loop, starting the loop if needed."""
+        home = self._started().home
+        assert home is not None
+        return home
+
     def get_loop(self) -> asyncio.AbstractEventLoop:
         """Return the loop, starting it on first use, in a new process, or after it died.
 
@@ -164,6 +173,7 @@ class LoopThread:
                 started.closed.release()
                 return
             started.loop = loop
+            home = started.home = register_home(loop, "forever")
             asyncio.set_event_loop(loop)
             loop.call_soon(ready.release)
             try:
@@ -177,6 +187,8 @@ class LoopThread:
                     ready.release()
                 started.fail_waiters()
                 with contextlib.suppress(Exception):  # best effort on a loop that is going away
+                    loop.run_until_complete(home.aclose())
+                with contextlib.suppress(Exception):
                     loop.run_until_complete(loop.shutdown_asyncgens())
                 loop.close()
                 started.fail_waiters()  # callers that slipped in while it shut down

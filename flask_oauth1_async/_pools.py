@@ -1,23 +1,25 @@
 """The pooled HTTP clients of one remote app, built from its ``client_kwargs``.
 
 :class:`ClientPool` holds a remote's :class:`httpx.Client` (shared by all
-threads) and its :class:`httpx.AsyncClient` (living on the background loop,
-:mod:`._loop_thread`). Both are built lazily from the httpx part of
-``client_kwargs``, checked here (:data:`HTTP_CLIENT_OPTIONS`), never keep a
-cookie that a response sets (one client serves every user), use the
-process-wide TLS context (:mod:`._tls`), and are rebuilt when closed
-underneath us, in a new process, or (the async one) when its loop was
-replaced. Awaited calls send through the backend ``client_kwargs`` names
-(:mod:`._backends`).
+threads) and one :class:`httpx.AsyncClient` per loop home (:mod:`._loops`:
+the background loop, the runner's loops, an adopted long-lived loop). They
+are built lazily from the httpx part of ``client_kwargs``, checked here
+(:data:`HTTP_CLIENT_OPTIONS`), never keep a cookie that a response sets (one
+client serves every user), use the process-wide TLS context (:mod:`._tls`),
+and are rebuilt when closed underneath us or in a new process; an async
+client goes with its home. Awaited calls send through the backend
+``client_kwargs`` names (:mod:`._backends`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import inspect
 import threading
 import urllib.request
-from collections.abc import Callable, Mapping
+import weakref
+from collections.abc import Callable, Coroutine, Mapping
 from http.cookiejar import Cookie, CookieJar, DefaultCookiePolicy
 from typing import Any
 
@@ -25,7 +27,7 @@ from asgiref.sync import iscoroutinefunction
 
 from . import _backends
 from ._http import httpx
-from ._loop_thread import loop_thread
+from ._loops import LoopHome
 from ._process import PerProcess, close_at_exit
 from ._tls import is_shared, resolve_verify
 from .errors import ConfigurationError
@@ -72,13 +74,13 @@ def _as_async_hook(hook: Callable[[Any], Any]) -> Callable[[Any], Any]:
 class _Clients:
     """One process's clients of a :class:`ClientPool`."""
 
-    __slots__ = ("aclient", "async_generation", "in_flight", "lock", "sync")
+    __slots__ = ("by_home", "in_flight", "lock", "sync")
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.sync: httpx.Client | None = None
-        self.aclient: httpx.AsyncClient | None = None
-        self.async_generation = 0
+        # One async client per loop home; a home that goes away takes its entry with it.
+        self.by_home: weakref.WeakKeyDictionary[LoopHome, httpx.AsyncClient] = weakref.WeakKeyDictionary()
         self.in_flight = 0
 
 
@@ -172,22 +174,18 @@ class ClientPool:
                 clients.sync = client
             return client
 
-    def async_client(self) -> httpx.AsyncClient:
-        """The pooled :class:`httpx.AsyncClient`; it is only ever used on the background loop."""
+    def async_client(self, home: LoopHome) -> httpx.AsyncClient:
+        """The pooled :class:`httpx.AsyncClient` that lives on *home* (used only on its loop)."""
         clients = self._clients.get()
-        generation = loop_thread.generation if loop_thread.running else -1
-        client = clients.aclient
-        if client is not None and clients.async_generation == generation and not client.is_closed:
+        client = clients.by_home.get(home)
+        if client is not None and not client.is_closed:
             return client
-        loop_thread.get_loop()  # start (or restart) the loop first: the client belongs to it
         with clients.lock:
-            generation = loop_thread.generation
-            client = clients.aclient
-            if client is None or clients.async_generation != generation or client.is_closed:
-                # A client of a dead loop cannot be closed from here; dropping it is all we can do.
+            client = clients.by_home.get(home)
+            if client is None or client.is_closed:
                 client = httpx.AsyncClient(**self._client_kwargs("async"))
-                clients.aclient = client
-                clients.async_generation = generation
+                clients.by_home[home] = client
+                home.adopt(client)
             return client
 
     def enter(self) -> None:
@@ -218,43 +216,50 @@ class ClientPool:
         if idle:
             self._close_soon()
 
-    def _detach(self) -> httpx.AsyncClient | None:
-        """Forget this process's clients, close the sync one, and return the async one to close.
+    def _detach(self) -> list[tuple[LoopHome, httpx.AsyncClient]]:
+        """Forget this process's clients, close the sync one, and return the async ones to close.
 
-        An async client bound to a loop that has died is dropped without
-        closing (its sockets went with the loop).
+        An async client whose loop has closed is dropped without closing
+        (its sockets went with the loop).
         """
         clients = self._clients.peek()
         if clients is None:
-            return None  # nothing was made in this process (a parent's clients are not ours)
+            return []  # nothing was made in this process (a parent's clients are not ours)
         with clients.lock:
             sync, clients.sync = clients.sync, None
-            aclient, clients.aclient = clients.aclient, None
+            live = [(home, client) for home, client in clients.by_home.items() if not home.loop.is_closed()]
+            clients.by_home.clear()
         if sync is not None:
             sync.close()
-        if aclient is not None and loop_thread.running and clients.async_generation == loop_thread.generation:
-            return aclient
-        return None
+        return live
 
     def _close_soon(self) -> None:
-        aclient = self._detach()
-        if aclient is not None:
-            with contextlib.suppress(Exception):  # the loop stopped meanwhile
-                loop_thread.submit(aclient.aclose())  # fire and forget: never block a caller's loop
+        for home, client in self._detach():
+            home.schedule(client.aclose())  # fire and forget: never block a caller's loop
 
     def close(self) -> None:
-        """Close both clients (blocking, at most :data:`CLOSE_TIMEOUT` seconds). Safe to call more than once."""
-        aclient = self._detach()
-        if aclient is not None:
-            loop_thread.submit(aclient.aclose()).result(timeout=CLOSE_TIMEOUT)
+        """Close every client (blocking, at most :data:`CLOSE_TIMEOUT` seconds per loop). Safe to call again."""
+        for home, client in self._detach():
+            home.run_blocking(client.aclose(), CLOSE_TIMEOUT)
 
     async def aclose(self) -> None:
-        """Close both clients without blocking the running event loop."""
-        aclient = self._detach()
-        if aclient is not None:
-            await loop_thread.run(aclient.aclose())
+        """Close every client without blocking the running event loop."""
+        current = asyncio.get_running_loop()
+        for home, client in self._detach():
+            if home.loop is current:
+                await client.aclose()
+            elif home.kind == "forever" and home.loop is not current:
+                await _bridge(home, client.aclose())
+            else:
+                home.schedule(client.aclose())
 
     def close_for_exit(self) -> None:
         """Called at interpreter exit (bounded)."""
         with contextlib.suppress(Exception):
             self.close()
+
+
+async def _bridge(home: LoopHome, coro: Coroutine[Any, Any, Any]) -> None:
+    """Await *coro* on *home*'s loop, which runs forever in another thread (bounded)."""
+    future = asyncio.run_coroutine_threadsafe(coro, home.loop)
+    await asyncio.wait_for(asyncio.wrap_future(future), CLOSE_TIMEOUT)

@@ -24,6 +24,7 @@ from flask import Flask
 
 import flask_oauth1_async._backends as backends_mod
 from flask_oauth1_async import ConfigurationError, OAuth, RequestTimeoutError, TransportError
+from flask_oauth1_async._loop_thread import loop_thread
 from flask_oauth1_async._pools import ClientPool
 from flask_oauth1_async._tls import default_ssl_context
 from tests.support.faults import Fault, FaultServer, closed_port_url
@@ -78,7 +79,7 @@ def test_named_aiohttp_backend_is_used_for_awaited_calls_only(faults: FaultServe
         assert _awaited_get(app, oauth, "me").json() == {"user": "alice"}
         with app.app_context():
             pool = oauth._binding("demo").pool
-            assert type(pool.async_client()._transport).__name__ == "FastAsyncTransport"
+            assert type(pool.async_client(loop_thread.home())._transport).__name__ == "FastAsyncTransport"
             assert isinstance(pool.sync_client()._transport, httpx.HTTPTransport)
         seen = [s for s in faults.seen if s.path == "/api/me"]
         assert len(seen) == 1

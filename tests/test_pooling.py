@@ -44,7 +44,7 @@ MODES = ("sync", "async")
 
 def _ids() -> dict[str, int]:
     state = remote_state(current_app)  # type: ignore[arg-type]
-    return {"sync_client": id(state.sync_client()), "async_client": id(state.async_client())}
+    return {"sync_client": id(state.sync_client()), "async_client": id(state.async_client(loop_thread.home()))}
 
 
 def _routes(app: Flask, oauth: OAuth) -> None:
@@ -125,13 +125,13 @@ def test_clients_are_shared_across_requests(
     ca = _serve(client_app, provider_tls)
     seen = [http.get(f"{ca.url}/{m}/me").json() for m in ("s", "a", "s", "a")]
     state = remote_state(ca.app)
-    sync_client, async_client = state.sync_client(), state.async_client()
+    sync_client, async_client = state.sync_client(), state.async_client(loop_thread.home())
     assert isinstance(sync_client, httpx.Client)
     assert isinstance(async_client, httpx.AsyncClient)
     assert {s["sync_client"] for s in seen} == {id(sync_client)}
     assert {s["async_client"] for s in seen} == {id(async_client)}
     assert state.sync_client() is sync_client
-    assert state.async_client() is async_client
+    assert state.async_client(loop_thread.home()) is async_client
 
 
 def test_clients_closed_underneath_are_replaced(
@@ -144,14 +144,14 @@ def test_clients_closed_underneath_are_replaced(
     assert http.get(f"{ca.url}/s/me").status_code == 200
     assert http.get(f"{ca.url}/a/me").status_code == 200
     state = remote_state(ca.app)
-    old_sync, old_async = state.sync_client(), state.async_client()
+    old_sync, old_async = state.sync_client(), state.async_client(loop_thread.home())
     old_sync.close()
     loop_thread.submit(old_async.aclose()).result(timeout=10)
     for mode in ("s", "a", "s", "a"):
         answer = http.get(f"{ca.url}/{mode}/me")
         assert answer.status_code == 200, answer.text
     assert state.sync_client() is not old_sync
-    assert state.async_client() is not old_async
+    assert state.async_client(loop_thread.home()) is not old_async
     assert not state.sync_client().is_closed
 
 
@@ -220,7 +220,7 @@ def test_close_then_call_recreates_clients(
     assert http.get(ca.url + "/s/me").json()["users"] == ["alice"]
     assert http.get(ca.url + "/a/me").json()["users"] == ["alice"]
     state = remote_state(ca.app)
-    old_sync, old_async = state.sync_client(), state.async_client()
+    old_sync, old_async = state.sync_client(), state.async_client(loop_thread.home())
 
     ca.oauth.close()
     assert old_sync.is_closed
@@ -231,7 +231,7 @@ def test_close_then_call_recreates_clients(
         resp = http.get(f"{ca.url}/{mode}/me")
         assert resp.status_code == 200, resp.text
         assert resp.json()["users"] == ["alice"]
-    new_sync, new_async = state.sync_client(), state.async_client()
+    new_sync, new_async = state.sync_client(), state.async_client(loop_thread.home())
     assert new_sync is not old_sync
     assert new_async is not old_async
     assert not new_sync.is_closed
@@ -243,7 +243,7 @@ def test_aclose_inside_async_view(provider: Provider, client_app: ClientAppFacto
     assert http.get(ca.url + "/s/me").json()["users"] == ["alice"]
     assert http.get(ca.url + "/a/me").json()["users"] == ["alice"]
     state = remote_state(ca.app)
-    old_sync, old_async = state.sync_client(), state.async_client()
+    old_sync, old_async = state.sync_client(), state.async_client(loop_thread.home())
 
     resp = http.get(ca.url + "/a/close")
     assert resp.status_code == 200, resp.text
@@ -254,7 +254,7 @@ def test_aclose_inside_async_view(provider: Provider, client_app: ClientAppFacto
     after = http.get(ca.url + "/a/me")
     assert after.status_code == 200, after.text
     assert after.json()["users"] == ["alice"]
-    assert state.async_client() is not old_async
+    assert state.async_client(loop_thread.home()) is not old_async
     assert http.get(ca.url + "/s/me").json()["users"] == ["alice"]
     assert state.sync_client() is not old_sync
 
@@ -268,7 +268,7 @@ def test_fork_child_gets_fresh_clients_and_loop(
     assert http.get(ca.url + "/s/me").json()["users"] == ["alice"]
     assert http.get(ca.url + "/a/me").json()["users"] == ["alice"]
     state = remote_state(ca.app)
-    parent_sync, parent_async = state.sync_client(), state.async_client()
+    parent_sync, parent_async = state.sync_client(), state.async_client(loop_thread.home())
     parent_loop = loop_thread.get_loop()
     tok = provider.token_for("erin")
     hits_before = provider.state.hits["/api/me"]
@@ -283,7 +283,7 @@ def test_fork_child_gets_fresh_clients_and_loop(
             async_resp = asyncio.run(ca.oauth.demo.get_async("me", token=tok))
             if async_resp.json().get("user") != "erin":
                 return 12
-            if state.async_client() is parent_async:
+            if state.async_client(loop_thread.home()) is parent_async:
                 return 13
             if loop_thread.get_loop() is parent_loop:
                 return 14
@@ -311,7 +311,7 @@ def test_fork_child_gets_fresh_clients_and_loop(
 
     # The parent's clients, loop and pooled connections are untouched and still work.
     assert state.sync_client() is parent_sync
-    assert state.async_client() is parent_async
+    assert state.async_client(loop_thread.home()) is parent_async
     assert loop_thread.get_loop() is parent_loop
     provider.server.reset_counters()
     assert http.get(ca.url + "/s/me").json()["users"] == ["alice"]
@@ -373,7 +373,7 @@ def test_reregister_waits_for_the_call_in_flight(
             _wait_until(lambda: side.entered == 1, "the gated call to reach the side server")
             old_clients = old._clients.get()
             old_client: httpx.Client | httpx.AsyncClient | None = (
-                old_clients.sync if mode == "sync" else old_clients.aclient
+                old_clients.sync if mode == "sync" else old_clients.by_home.get(loop_thread.home())
             )
             assert old_client is not None
             assert not old_client.is_closed
@@ -387,7 +387,7 @@ def test_reregister_waits_for_the_call_in_flight(
             assert new is not old
             # The old clients are retired, but not closed under the call that still uses them.
             assert not old_client.is_closed
-            assert (old_clients.sync if mode == "sync" else old_clients.aclient) is old_client
+            assert (old_clients.sync if mode == "sync" else old_clients.by_home.get(loop_thread.home())) is old_client
             assert side.entered == 1
         finally:
             side.release()  # let the held call finish (also when an assertion above failed)
@@ -397,7 +397,7 @@ def test_reregister_waits_for_the_call_in_flight(
     assert held.json() == {"status": 200, "body": {"gate": "passed"}}
     # Once the call has ended, the retired state lets go of its clients and closes them.
     assert old_clients.sync is None
-    assert old_clients.aclient is None
+    assert not old_clients.by_home
     _wait_until(lambda: old_client.is_closed, "the retired client to be closed")
     # And later calls keep using generation 2.
     assert http.get(base + "/me").json() == {"user": "alice", "path": "me"}
