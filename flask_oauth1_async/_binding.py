@@ -13,6 +13,7 @@ import weakref
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
+from asgiref.sync import async_to_sync
 from flask import Flask
 
 from . import _drivers
@@ -63,9 +64,16 @@ class AppState:
         #: Bound remotes by name, with the registration generation they were built from.
         self.remotes: dict[str, tuple[int, RemoteBinding]] = {}
         self.lock = ProcessLock()
+        # An app that goes away takes its connections with it (without blocking whoever collects it).
+        weakref.finalize(app, _close_soon, self.remotes)
 
     def __repr__(self) -> str:
         return f"<flask_oauth1_async state: {sorted(self.remotes)}>"
+
+
+def _close_soon(remotes: dict[str, tuple[int, RemoteBinding]]) -> None:
+    for _, binding in list(remotes.values()):
+        binding.pool.retire()
 
 
 def _secret_keys(app_ref: weakref.ref[Flask]) -> Callable[[], list[str | bytes]]:
@@ -126,9 +134,11 @@ class RemoteBinding:
 
     def run_sync(self, flow: Flow[Any]) -> Any:
         """Drive *flow* with the pooled sync client."""
+        app = self.app_ref()
+        to_sync = app.async_to_sync if app is not None else async_to_sync
         self.pool.enter()
         try:
-            return _drivers.run_sync(flow, self.pool.sync_client())
+            return _drivers.run_sync(flow, self.pool.sync_client(), to_sync)
         finally:
             self.pool.leave()
 

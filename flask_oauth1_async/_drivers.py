@@ -56,8 +56,17 @@ def _send_async(
     return sending if run_on_loop is None else run_on_loop(sending)
 
 
-def run_sync(flow: Flow[T], client: httpx.Client) -> T:
-    """Drive *flow* with blocking I/O on *client*."""
+#: How a blocking caller runs a coroutine function: ``to_sync(func)(*args)`` (asgiref's, or the app's own).
+ToSync = Callable[[Callable[..., Any]], Callable[..., Any]]
+
+
+def run_sync(flow: Flow[T], client: httpx.Client, to_sync: ToSync = async_to_sync) -> T:
+    """Drive *flow* with blocking I/O on *client*; async callbacks run through *to_sync*.
+
+    The remote layer passes the app's :meth:`flask.Flask.async_to_sync`, so
+    that an app with its own runner (this package's, or Flask's gevent recipe)
+    runs an ``async def fetch_token`` of a ``def`` view the way it runs views.
+    """
     value: Any = None
     error: BaseException | None = None
     try:
@@ -80,9 +89,9 @@ def run_sync(flow: Flow[T], client: httpx.Client) -> T:
                 elif isinstance(effect, Sleep):
                     time.sleep(effect.seconds)
                 elif effect.gate is not None:
-                    value = effect.gate.run_sync(functools.partial(call_sync, effect.func, effect.args))
+                    value = effect.gate.run_sync(functools.partial(call_sync, effect.func, effect.args, to_sync))
                 else:
-                    value = call_sync(effect.func, effect.args)
+                    value = call_sync(effect.func, effect.args, to_sync)
             except Exception as exc:
                 error = exc
     finally:
@@ -146,12 +155,12 @@ def _run_in_fresh_loop(make: Callable[[], Awaitable[Any]]) -> Any:
         return pool.submit(context.run, asyncio.run, main()).result()
 
 
-def call_sync(func: Callable[..., Any], args: tuple[Any, ...]) -> Any:
-    """Call a sync or async callback and block until its result."""
+def call_sync(func: Callable[..., Any], args: tuple[Any, ...], to_sync: ToSync = async_to_sync) -> Any:
+    """Call a sync or async callback and block until its result (a coroutine runs through *to_sync*)."""
     if iscoroutinefunction(func):
         if in_event_loop():
             return _run_in_fresh_loop(lambda: func(*args))
-        return async_to_sync(func)(*args)
+        return to_sync(func)(*args)
     result = func(*args)
     if inspect.isawaitable(result):
         awaitable: Awaitable[Any] = result
@@ -161,7 +170,7 @@ def call_sync(func: Callable[..., Any], args: tuple[Any, ...]) -> Any:
 
         if in_event_loop():
             return _run_in_fresh_loop(wait)
-        return async_to_sync(wait)()
+        return to_sync(wait)()
     return result
 
 

@@ -1,8 +1,9 @@
 """Dual-mode calls: one method name that blocks in sync code and is awaited in async code.
 
 The rule is deliberately simple: if an event loop is running *in the calling
-thread*, the plain method returns a :class:`PendingCall` that must be awaited;
-otherwise it does the work and returns the result.
+thread* (the calling greenlet, under gevent or eventlet), the plain method
+returns a :class:`PendingCall` that must be awaited; otherwise it does the
+work and returns the result.
 
 Static typing cannot express "a response, or an awaitable of one", so the
 plain methods are annotated with small intersection classes that exist only
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar
 
 from werkzeug.wrappers import Response as WerkzeugResponse
 
+from ._green import loop_runs_here
 from ._http import httpx
 
 if TYPE_CHECKING:
@@ -37,12 +39,14 @@ class NeverAwaitedWarning(RuntimeWarning):
 
 
 def in_event_loop() -> bool:
-    """Return True when an asyncio event loop is running in the current thread."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
+    """Return True when an asyncio event loop is running in the current thread (greenlet, under gevent).
+
+    asyncio keeps the running loop per OS thread; under gevent or eventlet a
+    ``def`` view in one greenlet would see the loop another greenlet runs, so
+    there the loop must also be this greenlet's (:func:`._green.loop_runs_here`).
+    """
+    loop = asyncio._get_running_loop()
+    return loop is not None and loop_runs_here(loop)
 
 
 def _misuse_message(label: str, sync_name: str) -> str:

@@ -25,7 +25,9 @@ outlive the request.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
+import contextvars
 import logging
 import weakref
 from collections.abc import AsyncGenerator, Coroutine
@@ -41,7 +43,7 @@ from ._process import PerProcess
 
 T = TypeVar("T")
 
-__all__ = ["LoopHome", "home_of_running_loop", "register_home"]
+__all__ = ["LoopHome", "home_of_running_loop", "register_home", "submit"]
 
 log = logging.getLogger("flask_oauth1_async")
 
@@ -85,13 +87,8 @@ class LoopHome:
 
     def schedule(self, coro: Coroutine[Any, Any, Any]) -> None:
         """Run *coro* on this home's loop when it next runs (fire and forget, from any thread)."""
-
-        def start() -> None:
-            task = self.loop.create_task(coro)
-            task.add_done_callback(_retrieve)
-
         try:
-            self.loop.call_soon_threadsafe(start)
+            submit(self.loop, coro).add_done_callback(_retrieve)
         except RuntimeError:  # the loop is closed: nothing to close on it any more
             coro.close()
 
@@ -117,16 +114,45 @@ class LoopHome:
         if self.loop.is_closed():
             coro.close()
             return None
-        future: Future[T] = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        future: Future[T] = submit(self.loop, coro)
         try:
             return future.result(timeout=timeout)
         except FutureTimeout:
             return None
 
 
-def _retrieve(task: asyncio.Task[Any]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.debug("closing a client failed: %r", task.exception())
+def submit(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T]) -> Future[T]:
+    """:func:`asyncio.run_coroutine_threadsafe`, with the task started in an empty context.
+
+    The package's own work on a loop (closing clients) is never part of the
+    caller's context: the runner would count it among the tasks of the view
+    that happened to be running, and cancel it when that view returns.
+    """
+    future: Future[T] = Future()
+
+    def start() -> None:
+        if not future.set_running_or_notify_cancel():
+            coro.close()
+            return
+        task = loop.create_task(coro)
+
+        def done(task: asyncio.Task[T]) -> None:
+            if task.cancelled():
+                future.set_exception(concurrent.futures.CancelledError())
+            elif (exc := task.exception()) is not None:
+                future.set_exception(exc)
+            else:
+                future.set_result(task.result())
+
+        task.add_done_callback(done)
+
+    loop.call_soon_threadsafe(start, context=contextvars.Context())
+    return future
+
+
+def _retrieve(future: Future[Any]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        log.debug("closing a client failed: %r", future.exception())
 
 
 # loop -> its home, per process (a child never uses its parent's loops)

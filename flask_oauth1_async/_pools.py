@@ -27,7 +27,7 @@ from asgiref.sync import iscoroutinefunction
 
 from . import _backends
 from ._http import httpx
-from ._loops import LoopHome
+from ._loops import LoopHome, submit
 from ._process import PerProcess, close_at_exit
 from ._tls import is_shared, resolve_verify
 from .errors import ConfigurationError
@@ -261,5 +261,4 @@ class ClientPool:
 
 async def _bridge(home: LoopHome, coro: Coroutine[Any, Any, Any]) -> None:
     """Await *coro* on *home*'s loop, which runs forever in another thread (bounded)."""
-    future = asyncio.run_coroutine_threadsafe(coro, home.loop)
-    await asyncio.wait_for(asyncio.wrap_future(future), CLOSE_TIMEOUT)
+    await asyncio.wait_for(asyncio.wrap_future(submit(home.loop, coro)), CLOSE_TIMEOUT)

@@ -46,9 +46,23 @@ if _ASYNC_BACKEND not in _backends.ASYNC_BACKENDS:
     raise pytest.UsageError(f"FLASK_OAUTH1_ASYNC_TEST_ASYNC_BACKEND={_ASYNC_BACKEND!r} is not a backend")
 _backends.default_async_transport = _ASYNC_BACKEND
 
+# FLASK_OAUTH1_ASYNC_TEST_RUNNER=1 (nox -s tests_runner) runs the async views of every
+# app of the suite on the opt-in runner, as if each app had called AsyncRunner(app).
+_RUNNER_ON = os.environ.get("FLASK_OAUTH1_ASYNC_TEST_RUNNER", "") == "1"
+if _RUNNER_ON:
+    from flask_oauth1_async.runner import AsyncRunner
+
+    _SUITE_RUNNER = AsyncRunner()
+
+    def _runner_async_to_sync(self: Flask, func: Callable[..., Any]) -> Callable[..., Any]:
+        return _SUITE_RUNNER.async_to_sync(func)
+
+    Flask.async_to_sync = _runner_async_to_sync  # type: ignore[method-assign]
+
 
 def pytest_report_header() -> str:
-    return f"flask_oauth1_async async backend: {_ASYNC_BACKEND}"
+    runner = "flask_oauth1_async.runner.AsyncRunner" if _RUNNER_ON else "Flask's own (asgiref)"
+    return f"flask_oauth1_async async backend: {_ASYNC_BACKEND}; async views run by: {runner}"
 
 
 _SLOW_PARTS = (

@@ -372,9 +372,9 @@ def test_reregister_waits_for_the_call_in_flight(
         try:
             _wait_until(lambda: side.entered == 1, "the gated call to reach the side server")
             old_clients = old._clients.get()
-            old_client: httpx.Client | httpx.AsyncClient | None = (
-                old_clients.sync if mode == "sync" else old_clients.by_home.get(loop_thread.home())
-            )
+            # The async client of the loop that served the calls: the background loop, or the runner's.
+            (async_client,) = old_clients.by_home.values() if mode == "async" else (None,)
+            old_client: httpx.Client | httpx.AsyncClient | None = old_clients.sync if mode == "sync" else async_client
             assert old_client is not None
             assert not old_client.is_closed
 
@@ -387,7 +387,7 @@ def test_reregister_waits_for_the_call_in_flight(
             assert new is not old
             # The old clients are retired, but not closed under the call that still uses them.
             assert not old_client.is_closed
-            assert (old_clients.sync if mode == "sync" else old_clients.by_home.get(loop_thread.home())) is old_client
+            assert (old_clients.sync if mode == "sync" else async_client) is old_client
             assert side.entered == 1
         finally:
             side.release()  # let the held call finish (also when an assertion above failed)
