@@ -39,7 +39,7 @@ from flask import Flask
 
 from flask_oauth1_async import OAuth, _transport
 from flask_oauth1_async.testing import FakeProvider
-from tests.support.fake import SUITE_USERS, install_routes, register_settings
+from tests.support.fake import SUITE_REALMS, SUITE_USERS, install_routes, register_settings
 from tests.support.servers import ServerThread
 from tests.support.side_server import SideServer
 
@@ -72,13 +72,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(scope="module")
 def _provider_http() -> Iterator[FakeProvider]:
-    with FakeProvider(SUITE_USERS, tls=False) as fake:
+    with FakeProvider(SUITE_USERS, tls=False, realms=SUITE_REALMS) as fake:
         yield fake
 
 
 @pytest.fixture(scope="module")
 def _provider_https() -> Iterator[FakeProvider]:
-    with FakeProvider(SUITE_USERS) as fake:
+    with FakeProvider(SUITE_USERS, realms=SUITE_REALMS) as fake:
         yield fake
 
 

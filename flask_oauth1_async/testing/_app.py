@@ -137,7 +137,7 @@ def build_app(fake: FakeProvider) -> Flask:
     )
 
     storage, script = fake._storage, fake._script
-    validator = make_validator(storage, enforce_ssl=fake.tls, clock_offset=script.offset)
+    validator = make_validator(storage, enforce_ssl=fake.tls, clock_offset=script.offset, realms=fake.realms)
     request_endpoint = RequestTokenEndpoint(validator)
     authorization_endpoint = AuthorizationEndpoint(validator)
     access_endpoint = AccessTokenEndpoint(validator)

@@ -167,8 +167,19 @@ class Script:
         return answer
 
     def route(self, method: str, path: str) -> Route | None:
+        """The route of *path*: an exact one first, then the one with the longest ``prefix*`` that matches."""
         with self.lock:
-            return self.routes.get((method, path)) or self.routes.get((None, path))
+            found = self.routes.get((method, path)) or self.routes.get((None, path))
+            if found is not None:
+                return found
+            matching = [
+                (len(key), route_method is not None, route)
+                for (route_method, key), route in self.routes.items()
+                if key.endswith("*") and path.startswith(key[:-1]) and route_method in (None, method)
+            ]
+        if not matching:
+            return None
+        return max(matching, key=lambda item: (item[0], item[1]))[2]
 
     def is_public(self, path: str) -> bool:
         with self.lock:

@@ -75,8 +75,14 @@ class Storage:
         return token
 
 
-def make_validator(storage: Storage, *, enforce_ssl: bool, clock_offset: Callable[[], int]) -> Any:
-    """A ``RequestValidator`` over *storage*; *clock_offset* is read on every request."""
+def make_validator(
+    storage: Storage, *, enforce_ssl: bool, clock_offset: Callable[[], int], realms: tuple[str, ...] = ()
+) -> Any:
+    """A ``RequestValidator`` over *storage*; *clock_offset* is read on every request.
+
+    *realms* are the realms the provider has: oauthlib refuses a request-token
+    request for any other (with none, any ``realm`` at all is refused).
+    """
     from oauthlib.oauth1 import RequestValidator
 
     # oauthlib wants "dummy" values of a valid format, to answer unknown keys as slowly as known ones.
@@ -90,6 +96,10 @@ def make_validator(storage: Storage, *, enforce_ssl: bool, clock_offset: Callabl
         @property
         def enforce_ssl(self) -> bool:
             return enforce_ssl
+
+        @property
+        def realms(self) -> list[str]:
+            return list(realms)
 
         @property
         def timestamp_lifetime(self) -> int:
@@ -116,7 +126,7 @@ def make_validator(storage: Storage, *, enforce_ssl: bool, clock_offset: Callabl
                 return _nobodys_public_key()
             return consumer.rsa_public_key
 
-        # -- realms and callbacks: anything goes
+        # -- realms (oauthlib checks a requested realm against ``realms``) and callbacks: anything goes
 
         def get_default_realms(self, client_key: str, req: Any) -> list[str]:
             return []

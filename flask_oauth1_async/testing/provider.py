@@ -91,6 +91,8 @@ class FakeProvider:
     *default_user* approves when nothing else was scripted. *tls* False
     serves plain HTTP; oauthlib refuses that unless its ``enforce_ssl`` check
     is turned off, which is then the only default this provider changes.
+    *realms* are the realms the provider has (none by default): oauthlib
+    refuses a request token for a ``realm`` it does not list.
 
     Raises ImportError, naming the ``testing`` extra, when oauthlib (or, for
     HTTPS, trustme) is not installed.
@@ -103,6 +105,7 @@ class FakeProvider:
         default_user: str | None = None,
         tls: bool = True,
         port: int = 0,
+        realms: tuple[str, ...] | list[str] = (),
     ) -> None:
         _require("oauthlib.oauth1", "its provider endpoints verify every request")
         if tls:
@@ -116,6 +119,7 @@ class FakeProvider:
             self.add_user(name)
         self.default_user = default_user if default_user is not None else next(iter(self.users))
         self.tls = tls
+        self.realms = tuple(realms)
         self._port = port
         self._storage = Storage()
         self._storage.consumers[self.client_id] = Consumer(self.client_secret)
@@ -395,7 +399,10 @@ class FakeProvider:
     ) -> None:
         """Set what the API answers at *path* (relative to :attr:`api_base_url`).
 
-        The answer is *json* with *status*, or what *handler* returns when
+        A *path* that ends with ``*`` answers every path that starts with what
+        comes before it (``"statuses/*"``; ``"*"`` for the whole API); an
+        exact route wins over such a prefix route, a longer prefix over a
+        shorter one. The answer is *json* with *status*, or what *handler* returns when
         called with the :class:`ProviderCall` (a JSON-able value, or a
         ``(value, status)`` pair). For an answer that is not JSON, give its
         *content_type* and a *body* (``str`` or ``bytes``), or a *handler*

@@ -5,7 +5,7 @@ simulated user). It never follows redirects on its own: :meth:`Browser.follow`
 does it hop by hop and records every URL, which lets tests look at (and
 replay) the provider's redirect to the client app's callback.
 
-Typical use with the test provider (:mod:`tests.support.provider`)::
+Typical use with the fake provider (``provider`` of ``tests/conftest.py``)::
 
     with Browser() as alice:
         result = alice.login_via(client.url + "/login", user="alice")

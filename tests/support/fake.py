@@ -18,6 +18,8 @@ API routes (below ``fake.api_base_url``, each answering from the recorded
     sleeps N milliseconds (at most 10 s), then answers ``user`` and ``slept_ms``;
 ``text`` / ``xml`` / ``form``
     the user's name in a ``text/plain``, ``application/xml`` or form-encoded body;
+``status/<code>``
+    answers HTTP ``<code>`` with ``user`` and ``status``;
 ``public``
     no signature needed; says whether an ``Authorization`` header came along.
 
@@ -35,7 +37,7 @@ from xml.sax.saxutils import escape
 
 from flask_oauth1_async.testing import FakeProvider, ProviderCall
 
-__all__ = ["SUITE_USERS", "install_routes", "last", "register_settings"]
+__all__ = ["SUITE_REALMS", "SUITE_USERS", "answer_what_was_verified", "install_routes", "last", "register_settings"]
 
 #: The test users of the suite's providers (the first, alice, approves by default).
 SUITE_USERS = (
@@ -53,6 +55,9 @@ SUITE_USERS = (
     "victim",
     "zoé",
 )
+
+#: The realms the suite's providers have (a test asks for ``realm="photos"``).
+SUITE_REALMS = ("photos",)
 
 _FORM = "application/x-www-form-urlencoded"
 
@@ -103,6 +108,10 @@ def install_routes(fake: FakeProvider) -> None:
     def xml(call: ProviderCall) -> str:
         return f'<?xml version="1.0" encoding="UTF-8"?>\n<user><name>{escape(call.user or "")}</name></user>\n'
 
+    def status(call: ProviderCall) -> tuple[dict[str, Any], int]:
+        code = int(call.path.removeprefix("status/"))
+        return {"user": call.user, "status": code}, code
+
     def public(call: ProviderCall) -> dict[str, Any]:
         return {"authorization": call.authorization is not None, "args": _args(call)}
 
@@ -112,8 +121,32 @@ def install_routes(fake: FakeProvider) -> None:
     fake.respond("text", handler=lambda call: f"hello {call.user}", content_type="text/plain; charset=utf-8")
     fake.respond("xml", handler=xml, content_type="application/xml")
     fake.respond("form", handler=lambda call: urlencode({"user": call.user or "", "status": "ok"}), content_type=_FORM)
+    fake.respond("status/*", handler=status)
     fake.respond("public", handler=public)
     fake.public("public")
+
+
+def answer_what_was_verified(fake: FakeProvider) -> None:
+    """Make every other API path of *fake* answer what oauthlib verified, as the interop tests read it.
+
+    ``path``, ``method``, ``user``, ``signature_method``, ``args`` and ``form``
+    (lists of pairs, in order, ``oauth_*`` included, repeated keys kept) and
+    ``body`` (the raw body when it is not a form).
+    """
+
+    def verified(call: ProviderCall) -> dict[str, Any]:
+        is_form = (call.content_type or "").startswith(_FORM)
+        return {
+            "path": call.path,
+            "method": call.method,
+            "user": call.user,
+            "signature_method": call.signature_method,
+            "args": [list(pair) for pair in call.query],
+            "form": [list(pair) for pair in parse_qsl(call.body, keep_blank_values=True)] if is_form else [],
+            "body": None if is_form else call.body,
+        }
+
+    fake.respond("*", handler=verified)
 
 
 def register_settings(fake: FakeProvider, **overrides: Any) -> dict[str, Any]:
