@@ -18,8 +18,7 @@ from typing import Any
 
 __all__ = ["ENDPOINTS", "Answer", "ProviderCall", "Route", "Script", "check_endpoint"]
 
-#: The endpoint names used by :meth:`FakeProvider.fail_next`, :meth:`FakeProvider.slow_down`
-#: and :attr:`ProviderCall.endpoint`.
+#: The endpoint names (re-exported, and documented, by ``provider``).
 ENDPOINTS = ("request_token", "authorize", "access_token", "api")
 
 FORM = "application/x-www-form-urlencoded"

@@ -46,12 +46,17 @@ from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any
 
+from . import _controls
 from ._app import add_query, build_app
-from ._controls import ENDPOINTS, FORM, Answer, Decision, ProviderCall, Route, Script, check_endpoint
+from ._controls import FORM, Answer, Decision, ProviderCall, Route, Script, check_endpoint
 from ._server import ServerThread
 from ._validator import Consumer, Storage, new_key
 
 __all__ = ["ENDPOINTS", "FakeProvider", "ProviderCall"]
+
+#: The endpoint names used by :meth:`FakeProvider.fail_next`, :meth:`FakeProvider.answer_next`,
+#: :meth:`FakeProvider.slow_down`, :meth:`FakeProvider.received` and :attr:`ProviderCall.endpoint`.
+ENDPOINTS = _controls.ENDPOINTS
 
 _HOST = "127.0.0.1"
 _INSTALL_HINT = 'pip install "flask_oauth1_async[testing]"'
