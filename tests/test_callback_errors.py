@@ -38,8 +38,8 @@ from flask_oauth1_async import (
 )
 from flask_oauth1_async.testing import FakeProvider
 from tests.conftest import ClientApp, ClientAppFactory
-from tests.support.browser import Browser
-from tests.support.views import PREFIX, VIEW_KINDS, dance_routes
+from tests.support.browser import Browser, approve, start_login
+from tests.support.views import PREFIX, VIEW_KINDS, dance_routes, query_of
 
 SECRET_MARK = "SEKRET"
 
@@ -79,36 +79,10 @@ def _assert_json_error(response: Any, expected: type[BaseException]) -> dict[str
     return body
 
 
-def _start_login(browser: Browser, url: str) -> str:
-    """GET the client's login URL and return the provider authorize URL it redirects to."""
-    response = browser.get(url)
-    assert response.status_code == 302, response.text
-    location = response.headers["Location"]
-    assert urlsplit(location).path == "/oauth/authorize", location
-    return location
-
-
-def _with_query(url: str, **params: str) -> str:
-    parts = urlsplit(url)
-    query = parse_qsl(parts.query, keep_blank_values=True) + list(params.items())
-    return urlunsplit(parts._replace(query=urlencode(query)))
-
-
-def _approve(browser: Browser, authorize_url: str, user: str = "alice") -> str:
-    """Consent at the provider and return the callback URL it redirects to (not followed)."""
-    response = browser.get(_with_query(authorize_url, user=user))
-    assert response.status_code == 302, response.text
-    return str(response.headers["Location"])
-
-
 def _without(url: str, key: str) -> str:
     parts = urlsplit(url)
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != key]
     return urlunsplit(parts._replace(query=urlencode(query)))
-
-
-def _token_of(authorize_url: str) -> str:
-    return dict(parse_qsl(urlsplit(authorize_url).query))["oauth_token"]
 
 
 # ------------------------------------------------------------------ denial
@@ -138,8 +112,8 @@ def test_oauth_problem_refusal_raises_access_denied_and_forgets_the_login(
 ) -> None:
     ca = client_app(provider, _json_errors)
     with Browser() as browser:
-        authorize_url = _start_login(browser, ca.url + PREFIX[kind] + "/login")
-        oauth_token = _token_of(authorize_url)
+        authorize_url = start_login(browser, ca.url + PREFIX[kind] + "/login")
+        oauth_token = query_of(authorize_url)["oauth_token"]
         refused = (
             ca.url
             + PREFIX[kind]
@@ -149,7 +123,7 @@ def test_oauth_problem_refusal_raises_access_denied_and_forgets_the_login(
         )
         _assert_json_error(browser.get(refused), AccessDeniedError)
         # The pending login was discarded: even a genuine approval cannot complete it now.
-        callback_url = _approve(browser, authorize_url)
+        callback_url = approve(browser, authorize_url)
         _assert_json_error(browser.get(callback_url), CallbackTokenError)
     exc = _caught(ca)[-1]
     assert isinstance(exc, CallbackTokenError)
@@ -164,7 +138,7 @@ def test_oauth_problem_refusal_raises_access_denied_and_forgets_the_login(
 def test_callback_without_oauth_token(kind: str, provider: FakeProvider, client_app: ClientAppFactory) -> None:
     ca = client_app(provider, _json_errors)
     with Browser() as browser:
-        _start_login(browser, ca.url + PREFIX[kind] + "/login")  # a pending login exists, but is not named
+        start_login(browser, ca.url + PREFIX[kind] + "/login")  # a pending login exists, but is not named
         response = browser.get(ca.url + PREFIX[kind] + "/callback?oauth_verifier=abc")
     _assert_json_error(response, CallbackTokenError)
     exc = _only_error(ca)
@@ -177,7 +151,7 @@ def test_callback_without_oauth_token(kind: str, provider: FakeProvider, client_
 def test_callback_with_unknown_oauth_token(kind: str, provider: FakeProvider, client_app: ClientAppFactory) -> None:
     ca = client_app(provider, _json_errors)
     with Browser() as browser:
-        _start_login(browser, ca.url + PREFIX[kind] + "/login")
+        start_login(browser, ca.url + PREFIX[kind] + "/login")
         query = urlencode({"oauth_token": "never-issued", "oauth_verifier": "abc"})
         response = browser.get(ca.url + PREFIX[kind] + "/callback?" + query)
     _assert_json_error(response, CallbackTokenError)
@@ -191,7 +165,7 @@ def test_callback_with_unknown_oauth_token(kind: str, provider: FakeProvider, cl
 def test_callback_without_verifier(kind: str, provider: FakeProvider, client_app: ClientAppFactory) -> None:
     ca = client_app(provider, _json_errors)
     with Browser() as browser:
-        callback_url = _approve(browser, _start_login(browser, ca.url + PREFIX[kind] + "/login"))
+        callback_url = approve(browser, start_login(browser, ca.url + PREFIX[kind] + "/login"))
         assert "oauth_verifier=" in callback_url
         response = browser.get(_without(callback_url, "oauth_verifier"))
     body = _assert_json_error(response, MissingVerifierError)
@@ -520,7 +494,7 @@ def test_default_handler_answers_plain_text_without_traceback(
         missing = browser.get(callback)
         unknown = browser.get(callback + "?oauth_token=nope&oauth_verifier=x")
         no_verifier = browser.get(
-            _without(_approve(browser, _start_login(browser, ca.url + PREFIX[kind] + "/login")), "oauth_verifier")
+            _without(approve(browser, start_login(browser, ca.url + PREFIX[kind] + "/login")), "oauth_verifier")
         )
     cases = [(denied, 403), (missing, 400), (unknown, 400), (no_verifier, 400)]
     for response, status in cases:

@@ -14,7 +14,7 @@ import hmac
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
-from urllib.parse import parse_qs, parse_qsl, quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 from flask import Flask, Response, jsonify, request, url_for
@@ -30,7 +30,7 @@ from flask_oauth1_async import (
 )
 from flask_oauth1_async.testing import FakeProvider, ProviderCall
 from tests.conftest import ClientAppFactory
-from tests.support.browser import Browser
+from tests.support.browser import Browser, approve, start_login
 from tests.support.fake import last, register_settings
 from tests.support.servers import ServerThread
 from tests.support.views import PREFIX, VIEW_KINDS, dance_routes
@@ -85,23 +85,6 @@ def _full_config(p: FakeProvider, prefix: str = "DEMO") -> dict[str, Any]:
 
 def _query(url: str) -> dict[str, list[str]]:
     return parse_qs(urlsplit(url).query, keep_blank_values=True)
-
-
-def _with_query(url: str, **params: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(query=urlencode([*parse_qsl(parts.query), *params.items()])))
-
-
-def _start_login(browser: Browser, url: str) -> str:
-    response = browser.get(url)
-    assert response.status_code == 302, response.text
-    return str(response.headers["Location"])
-
-
-def _approve(browser: Browser, authorize_url: str, user: str = "alice") -> str:
-    response = browser.get(_with_query(authorize_url, user=user))
-    assert response.status_code == 302, response.text
-    return str(response.headers["Location"])
 
 
 def _verify_hmac_sha256(p: FakeProvider, recorded: ProviderCall, token_secret: str) -> str:
@@ -162,13 +145,13 @@ def test_all_ten_config_keys_are_read(kind: str, provider: FakeProvider, serve: 
     server = serve(app, oauth)
 
     with Browser() as browser:
-        authorize_url = _start_login(browser, server.url + PREFIX[kind] + "/login")
+        authorize_url = start_login(browser, server.url + PREFIX[kind] + "/login")
         assert authorize_url.startswith(provider.authorize_url + "?")  # AUTHORIZE_URL
         assert _query(authorize_url)["x_auth"] == ["auth-value"]  # AUTHORIZE_PARAMS
         oauth_token = _query(authorize_url)["oauth_token"][0]
         request_token_secret = provider.token_secret(oauth_token)
         assert request_token_secret is not None
-        response = browser.get(_approve(browser, authorize_url))
+        response = browser.get(approve(browser, authorize_url))
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["token"]["screen_name"] == "alice"
@@ -635,7 +618,7 @@ def test_no_redirect_uri_sends_oob(kind: str, provider: FakeProvider, client_app
 
     ca = client_app(provider, setup)
     with Browser() as browser:
-        authorize_url = _start_login(browser, ca.url + PREFIX[kind] + "/login")
+        authorize_url = start_login(browser, ca.url + PREFIX[kind] + "/login")
     assert urlsplit(authorize_url).path == urlsplit(provider.authorize_url).path
     recorded = last(provider, "request_token")
     assert recorded.authorization is not None

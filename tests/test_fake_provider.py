@@ -33,6 +33,7 @@ from oauthlib.oauth1 import Client as OAuthlibClient
 from flask_oauth1_async.testing import FakeProvider
 from tests.support.fake import last
 from tests.support.keys import RSA_PRIVATE, RSA_PUBLIC
+from tests.support.views import query_of
 
 CALLBACK = "http://127.0.0.1:9/callback?from=test"
 FORM = "application/x-www-form-urlencoded"
@@ -73,10 +74,6 @@ def signed(
 def form(response: httpx.Response) -> dict[str, str]:
     """Decode a form-encoded response body."""
     return dict(parse_qsl(response.text, keep_blank_values=True))
-
-
-def query_of(url: str) -> dict[str, str]:
-    return dict(parse_qsl(urlsplit(url).query, keep_blank_values=True))
 
 
 @dataclass

@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pytest
 from cachelib import FileSystemCache, SimpleCache
@@ -33,7 +32,7 @@ from flask_oauth1_async import CallbackTokenError, ConfigurationError, OAuth, te
 from flask_oauth1_async.temporary_credentials import MAX_PENDING_LOGINS, cache_key
 from flask_oauth1_async.testing import FakeProvider
 from tests.conftest import ClientApp, ClientAppFactory
-from tests.support.browser import Browser
+from tests.support.browser import Browser, approve, start_login
 from tests.support.views import PREFIX, VIEW_KINDS, dance_routes, query_of, with_query
 
 SESSION_KEY = "_oauth1_demo"
@@ -174,26 +173,6 @@ def _assert_token_error(ca: ClientApp, response: Any, reason: str) -> None:
     assert exc.reason == reason, exc
 
 
-def _start_login(browser: Browser, url: str) -> str:
-    response = browser.get(url)
-    assert response.status_code == 302, response.text
-    location = str(response.headers["Location"])
-    assert urlsplit(location).path == "/oauth/authorize"
-    return location
-
-
-def _approve(browser: Browser, authorize_url: str, user: str = "alice") -> str:
-    parts = urlsplit(authorize_url)
-    query = urlencode([*parse_qsl(parts.query), ("user", user)])
-    response = browser.get(urlunsplit(parts._replace(query=query)))
-    assert response.status_code == 302, response.text
-    return str(response.headers["Location"])
-
-
-def _token_of(url: str) -> str:
-    return dict(parse_qsl(urlsplit(url).query))["oauth_token"]
-
-
 def _session(ca: ClientApp, browser: Browser) -> dict[str, Any]:
     """The decoded Flask session of *browser* (empty if it has no session cookie)."""
     cookie = browser.cookies.get("session")
@@ -320,12 +299,12 @@ def test_callback_replayed_in_another_browser_fails(
 ) -> None:
     ca = _serve(client_app, provider, storage)
     with Browser() as victim, Browser() as attacker:
-        callback_url = _approve(victim, _start_login(victim, ca.url + PREFIX[kind] + "/login"), user="victim")
+        callback_url = approve(victim, start_login(victim, ca.url + PREFIX[kind] + "/login"), user="victim")
 
         # A fresh cookie jar, then one holding a pending login of its own: both are refused.
         fresh = attacker.get(callback_url)
         _assert_token_error(ca, fresh, "unknown")
-        _start_login(attacker, ca.url + PREFIX[kind] + "/login")
+        start_login(attacker, ca.url + PREFIX[kind] + "/login")
         assert _session(ca, attacker).get(SESSION_KEY), "the attacker now has a pending login"
         with_own_login = attacker.get(callback_url)
         _assert_token_error(ca, with_own_login, "unknown")
@@ -353,11 +332,11 @@ def test_expired_login_is_rejected(
 ) -> None:
     ca = _serve(client_app, provider, storage, request_token_ttl=1)
     with Browser() as browser:
-        authorize_url = _start_login(browser, ca.url + PREFIX[kind] + "/login")
-        key = cache_key("demo", _token_of(authorize_url))
+        authorize_url = start_login(browser, ca.url + PREFIX[kind] + "/login")
+        key = cache_key("demo", query_of(authorize_url)["oauth_token"])
         if storage.is_cache:
             assert storage.peek(ca.app, key) is not None
-        callback_url = _approve(browser, authorize_url)
+        callback_url = approve(browser, authorize_url)
         fake_clock.advance(2)
         response = browser.get(callback_url)
         session_after = _session(ca, browser)
@@ -375,7 +354,7 @@ def test_login_within_ttl_is_accepted(
 ) -> None:
     ca = _serve(client_app, provider, _make_storage("session", Path()), request_token_ttl=5)
     with Browser() as browser:
-        callback_url = _approve(browser, _start_login(browser, ca.url + PREFIX[kind] + "/login"))
+        callback_url = approve(browser, start_login(browser, ca.url + PREFIX[kind] + "/login"))
         fake_clock.advance(4)
         response = browser.get(callback_url)
     assert response.status_code == 200, response.text
@@ -389,8 +368,8 @@ def test_cache_entry_gone_before_callback_is_expired(
     # The cache evicted the entry (its own TTL, memory pressure, a restart) before the user came back.
     ca = _serve(client_app, provider, storage)
     with Browser() as browser:
-        authorize_url = _start_login(browser, ca.url + PREFIX[kind] + "/login")
-        key = cache_key("demo", _token_of(authorize_url))
+        authorize_url = start_login(browser, ca.url + PREFIX[kind] + "/login")
+        key = cache_key("demo", query_of(authorize_url)["oauth_token"])
         assert storage.peek(ca.app, key) is not None
         if isinstance(storage.cache, Cache):
             with ca.app.app_context():
@@ -399,7 +378,7 @@ def test_cache_entry_gone_before_callback_is_expired(
             asyncio.run(storage.cache.delete(key))
         else:
             storage.cache.delete(key)
-        response = browser.get(_approve(browser, authorize_url))
+        response = browser.get(approve(browser, authorize_url))
     _assert_token_error(ca, response, "expired")
     assert len(provider.received("access_token")) == 0
 
@@ -416,7 +395,7 @@ def test_abandoned_logins_keep_the_cookie_bounded(
     sizes: list[int] = []
     with Browser() as browser:
         for _ in range(20):
-            _start_login(browser, ca.url + PREFIX[kind] + "/login")
+            start_login(browser, ca.url + PREFIX[kind] + "/login")
             cookie = browser.cookies.get("session")
             assert cookie is not None
             sizes.append(len(cookie))
@@ -441,20 +420,20 @@ def test_abandoned_logins_only_the_newest_three_survive(
     monkeypatch.setattr(temporary_credentials, "time", SimpleNamespace(time=clock.time))
     ca = _serve(client_app, provider, storage)
     with Browser() as browser:
-        authorize_urls = [_start_login(browser, ca.url + PREFIX[kind] + "/login") for _ in range(20)]
+        authorize_urls = [start_login(browser, ca.url + PREFIX[kind] + "/login") for _ in range(20)]
         pending = set(_session(ca, browser)[SESSION_KEY])
-        newest = [_token_of(url) for url in authorize_urls[-3:]]
+        newest = [query_of(url)["oauth_token"] for url in authorize_urls[-3:]]
         assert pending == set(newest), "the three newest logins are the ones kept"
 
         # Each of the three newest completes (order of completion does not matter)...
         for user in ("u18", "u19", "u20"):
             provider.add_user(user)
         for url, user in zip(authorize_urls[-3:], ("u18", "u19", "u20"), strict=True):
-            response = browser.get(_approve(browser, url, user=user))
+            response = browser.get(approve(browser, url, user=user))
             assert response.status_code == 200, response.text
             assert response.json()["token"]["screen_name"] == user
         # ...and an older one was dropped.
-        stale = browser.get(_approve(browser, authorize_urls[-4]))
+        stale = browser.get(approve(browser, authorize_urls[-4]))
     _assert_token_error(ca, stale, "unknown")
     assert len(provider.received("access_token")) == 3
 
@@ -468,8 +447,8 @@ def test_session_mode_never_puts_the_secret_in_the_cookie_in_clear(
 ) -> None:
     ca = _serve(client_app, provider, _make_storage("session", Path()))
     with Browser() as browser:
-        authorize_url = _start_login(browser, ca.url + PREFIX[kind] + "/login")
-        oauth_token = _token_of(authorize_url)
+        authorize_url = start_login(browser, ca.url + PREFIX[kind] + "/login")
+        oauth_token = query_of(authorize_url)["oauth_token"]
         secret = _request_token_secret(provider, oauth_token)
         raw_cookie = browser.cookies.get("session")
         assert raw_cookie is not None
@@ -484,7 +463,7 @@ def test_session_mode_never_puts_the_secret_in_the_cookie_in_clear(
         assert secret not in json.dumps(decoded)
 
         # The encrypted value still does its job: the login completes.
-        response = browser.get(_approve(browser, authorize_url))
+        response = browser.get(approve(browser, authorize_url))
     assert response.status_code == 200, response.text
     assert response.json()["token"]["screen_name"] == "alice"
 
@@ -499,8 +478,8 @@ def test_cache_mode_keeps_the_secret_out_of_the_cookie(
 ) -> None:
     ca = _serve(client_app, provider, storage, request_token_ttl=321)
     with Browser() as browser:
-        authorize_url = _start_login(browser, ca.url + PREFIX[kind] + "/login")
-        oauth_token = _token_of(authorize_url)
+        authorize_url = start_login(browser, ca.url + PREFIX[kind] + "/login")
+        oauth_token = query_of(authorize_url)["oauth_token"]
         secret = _request_token_secret(provider, oauth_token)
         key = cache_key("demo", oauth_token)
 
@@ -520,7 +499,7 @@ def test_cache_mode_keeps_the_secret_out_of_the_cookie(
         assert decoded[SESSION_KEY][oauth_token]["nonce"] == record["nonce"]
         assert oauth_token not in key, "cache keys do not expose the token"
 
-        response = browser.get(_approve(browser, authorize_url))
+        response = browser.get(approve(browser, authorize_url))
         assert response.status_code == 200, response.text
         assert response.json()["token"]["screen_name"] == "alice"
 
@@ -605,9 +584,9 @@ def test_login_in_progress_survives_a_key_rotation(
 ) -> None:
     ca = _serve(client_app, provider, _make_storage("session", Path()))
     with Browser() as browser:
-        authorize_url = _start_login(browser, ca.url + PREFIX[kind] + "/login")
+        authorize_url = start_login(browser, ca.url + PREFIX[kind] + "/login")
         ca.app.config["SECRET_KEY_FALLBACKS"] = [ca.app.secret_key]
         ca.app.secret_key = "a-brand-new-key"
-        response = browser.get(_approve(browser, authorize_url))
+        response = browser.get(approve(browser, authorize_url))
     assert response.status_code == 200, response.text
     assert response.json()["token"]["screen_name"] == "alice"
