@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from flask import Flask, Response, request
 
-from ._controls import FORM, Answer, ProviderCall, Route
+from ._controls import FORM, Answer, Decision, ProviderCall, Route
 from ._server import CONNECTION_KEY
 from ._validator import TIMESTAMP_LIFETIME, make_validator
 
@@ -115,6 +115,16 @@ def _skewed_timestamp_refusal(offset: int) -> Response | None:
     return Response(body, status=401, content_type=FORM)
 
 
+def _decision_of_the_page(default_user: str) -> Decision | None:
+    """What the user chose on the authorize page (``deny=1``, ``user=NAME`` or an ``action``), if anything."""
+    values = request.values
+    if values.get("deny") or values.get("action") == "deny":
+        return Decision(approve=False)
+    if values.get("user") or values.get("action") == "approve":
+        return Decision(approve=True, user=values.get("user") or default_user)
+    return None
+
+
 def _route_answer(route: Route, call: ProviderCall) -> tuple[Any, int]:
     payload, status = route.payload, route.status
     if route.handler is not None:
@@ -198,26 +208,21 @@ def build_app(fake: FakeProvider) -> Flask:
             callback = None if pending is None else str(pending["callback"])
         if pending is None or callback is None:
             return refuse(400, "unknown or used request token")
-        decision = script.next_decision()
-        if decision is None:
-            if request.values.get("deny") or request.values.get("action") == "deny":
-                decision_approve, user, params = False, None, None
-            elif request.values.get("user") or request.values.get("action") == "approve":
-                decision_approve, user, params = True, request.values.get("user") or fake.default_user, None
-            else:
-                script.record(_call("authorize", request.path, 200))
-                return Response(consent_page(list(fake.users), token), mimetype="text/html")
-        else:
-            decision_approve, user, params = decision.approve, decision.user, decision.callback_params
-        if not decision_approve:
+        decision = script.next_decision() or _decision_of_the_page(fake.default_user)
+        if decision is None:  # nothing scripted, nothing chosen yet: the page a person sees
+            script.record(_call("authorize", request.path, 200))
+            return Response(consent_page(list(fake.users), token), mimetype="text/html")
+        if not decision.approve:
             with storage.lock:
                 storage.request_tokens.pop(token, None)
             if callback == "oob":
                 script.record(_call("authorize", request.path, 200))
                 return Response("fake provider: access denied", mimetype="text/plain")
             script.record(_call("authorize", request.path, 302))
+            params = decision.callback_params
             location = add_query(callback, dict(params) if params is not None else {"denied": token})
             return Response("", status=302, headers={"Location": location})
+        user = decision.user
         if user not in fake.users:
             return refuse(400, f"unknown test user {user!r}")
         with storage.lock:
