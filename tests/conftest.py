@@ -10,6 +10,7 @@
   pointing at a provider, serves it with a real threaded server, and stops it
   after the test.
 * ``http``: a plain httpx client for the test's own requests to a client app.
+* ``closed_port``: a port on 127.0.0.1 that refuses connections.
 * ``side``: a :class:`~tests.support.side_server.SideServer` (cookies, echo,
   a gate that holds requests), stopped after the test.
 
@@ -40,6 +41,7 @@ from flask import Flask
 from flask_oauth1_async import OAuth, _transport
 from flask_oauth1_async.testing import FakeProvider
 from tests.support.fake import SUITE_REALMS, SUITE_USERS, install_routes, register_settings
+from tests.support.redis_server import free_port
 from tests.support.servers import ServerThread
 from tests.support.side_server import SideServer
 
@@ -158,6 +160,12 @@ def http() -> Iterator[httpx.Client]:
     """A plain client (no proxies from the environment) for requests to the apps under test."""
     with httpx.Client(timeout=30, trust_env=False) as client:
         yield client
+
+
+@pytest.fixture
+def closed_port() -> int:
+    """A port on 127.0.0.1 nothing listens on (bound, then released): connecting is refused."""
+    return free_port()
 
 
 @pytest.fixture

@@ -406,17 +406,6 @@ def test_each_redirect_hop_and_each_retry_has_its_own_span(
     )
 
 
-@pytest.fixture
-def closed_port() -> int:
-    """A port on 127.0.0.1 with nothing listening (bound, then released)."""
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
 @pytest.mark.parametrize("mode", VIEW_KINDS)
 def test_transport_error_marks_the_span_failed(
     mode: str,

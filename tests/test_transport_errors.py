@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
@@ -23,15 +22,6 @@ from flask_oauth1_async.testing import FakeProvider
 from tests.conftest import ClientApp, ClientAppFactory
 from tests.support.browser import Browser
 from tests.support.views import PREFIX, VIEW_KINDS
-
-
-@pytest.fixture
-def closed_port() -> int:
-    """A 127.0.0.1 port nobody listens on (bound, then closed)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 def _error_info(exc: BaseException) -> dict[str, Any]:
