@@ -456,8 +456,8 @@ METHOD = [
     "connection) running the client app, whose view makes one signed call over HTTPS.",
     "Dance: request token + authorize redirect (view 1), the browser's visit to the provider's "
     "authorize URL with `user=alice` (httpx, identical for all), and the callback view fetching the "
-    "access token; against the real provider of `tests/support/provider.py` (Authlib's OAuth 1 server) "
-    "on a werkzeug threaded server over HTTP.",
+    "access token; against the public fake provider `flask_oauth1_async.testing.FakeProvider` (oauthlib's "
+    "provider endpoints at their default checks) over HTTP, on its keep-alive threaded server.",
     "Fast transport: flavours marked *fast* (`f`) use `client_kwargs={'async_transport': 'aiohttp'}` "
     "(the `aiohttp` extra, httpx-aiohttp's transport on aiohttp's connection pool); 2f is a raw "
     "AsyncClient with that transport on a long-lived loop. HTTP/2 rows use `http2=True` (needs `h2`); the "

@@ -540,17 +540,22 @@ DANCE_FLAVOURS: dict[str, str] = {
 
 
 def dance(cfg: Config, log: Log | None = None) -> dict[str, Sample] | str:
-    """Cost of one full dance against the real provider (Authlib's OAuth 1 server).
+    """Cost of one full dance against a real provider: the public fake provider over HTTP.
 
+    :class:`flask_oauth1_async.testing.FakeProvider` is oauthlib's provider
+    endpoints at their default checks (``tls=False`` turns off only
+    ``enforce_ssl``), served on 127.0.0.1 with connections kept alive.
     request token + authorize redirect (view 1), the browser's visit to the
     provider's authorize URL with ``user=alice`` (simulated with httpx), and
     the callback view that fetches the access token. Returns an explanation
-    string instead when the provider (``tests/support``) is not available.
+    string instead when the provider's extra (oauthlib) is not installed.
     """
     try:
-        from tests.support.provider import HMAC_CLIENT_ID, HMAC_CLIENT_SECRET, create_provider
+        from flask_oauth1_async.testing import FakeProvider
+
+        provider = FakeProvider(tls=False)
     except ImportError as exc:
-        return f"skipped: tests/support/provider.py is not importable ({exc})"
+        return f"skipped: the fake provider needs the testing extra ({exc})"
     import warnings
 
     from flask import Flask, url_for
@@ -561,17 +566,9 @@ def dance(cfg: Config, log: Log | None = None) -> dict[str, Sample] | str:
         warnings.simplefilter("ignore")
         from authlib.integrations.flask_client import OAuth as AuthlibOAuth
 
-    provider_app, _state = create_provider()
     samples: dict[str, Sample]
-    with WSGIServer(provider_app, name="bench-provider") as provider, httpx.Client() as browser:
-        settings = {
-            "client_id": HMAC_CLIENT_ID,
-            "client_secret": HMAC_CLIENT_SECRET,
-            "request_token_url": provider.url + "/request_token",
-            "access_token_url": provider.url + "/access_token",
-            "authorize_url": provider.url + "/authorize",
-            "api_base_url": provider.url + "/api/",
-        }
+    with provider, httpx.Client() as browser:
+        settings = {k: v for k, v in provider.register_kwargs().items() if k != "client_kwargs"}
         app = Flask("bench_dance")
         app.secret_key = "bench-dance-secret"
         ours = OAuth(app)

@@ -1,14 +1,16 @@
 """Shared fixtures: a real OAuth 1.0a provider on 127.0.0.1 and a factory for client apps.
 
-* ``provider`` / ``provider_tls``: the Authlib-based provider of
-  :mod:`tests.support.provider`, served over HTTP or HTTPS (trustme) by a real
-  threaded server. Module-scoped for speed; misbehaviour switches and
-  counters are reset before every test.
+* ``provider`` / ``provider_tls``: the public fake provider
+  (:class:`flask_oauth1_async.testing.FakeProvider`: oauthlib's endpoints at
+  their default checks), over HTTP or HTTPS. Module-scoped for speed; reset
+  before every test, with the suite's API routes of
+  :mod:`tests.support.fake`.
 * ``client_app``: a factory that builds a Flask client app with an
   :class:`~flask_oauth1_async.OAuth` registry and a remote named ``demo``
   pointing at a provider, serves it with a real threaded server, and stops it
   after the test.
 * ``http``: a plain httpx client for the test's own requests to a client app.
+* ``closed_port``: a port on 127.0.0.1 that refuses connections.
 * ``side``: a :class:`~tests.support.side_server.SideServer` (cookies, echo,
   a gate that holds requests), stopped after the test.
 
@@ -37,8 +39,10 @@ import pytest
 from flask import Flask
 
 from flask_oauth1_async import OAuth, _backends
-from tests.support.provider import HMAC_CLIENT_ID, HMAC_CLIENT_SECRET, ProviderState, create_provider
-from tests.support.servers import ServerThread, TLSMaterial, make_tls
+from flask_oauth1_async.testing import FakeProvider
+from tests.support.fake import SUITE_REALMS, SUITE_USERS, install_routes, register_settings
+from tests.support.redis_server import free_port
+from tests.support.servers import ServerThread
 from tests.support.side_server import SideServer
 
 _ASYNC_BACKEND = os.environ.get("FLASK_OAUTH1_ASYNC_TEST_ASYNC_BACKEND", "httpx")
@@ -68,7 +72,8 @@ def pytest_report_header() -> str:
 _SLOW_PARTS = (
     "tests/reliability/",
     "tests/interop/",
-    "tests/support/test_provider_selftest.py",
+    "tests/test_fake_provider.py",
+    "tests/test_harness.py",
     "tests/test_signing_equivalence.py",
 )
 
@@ -81,71 +86,33 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.slow)
 
 
-@dataclass
-class Provider:
-    """A running provider: its server, its state and (for HTTPS) the TLS material."""
-
-    server: ServerThread
-    state: ProviderState
-    tls: TLSMaterial | None = None
-
-    @property
-    def url(self) -> str:
-        """Base URL, e.g. ``http://127.0.0.1:PORT``."""
-        return self.server.url
-
-    def settings(self, **overrides: Any) -> dict[str, Any]:
-        """``register()`` keywords for the HMAC consumer of this provider."""
-        kwargs: dict[str, Any] = {
-            "client_id": HMAC_CLIENT_ID,
-            "client_secret": HMAC_CLIENT_SECRET,
-            "request_token_url": self.url + "/request_token",
-            "access_token_url": self.url + "/access_token",
-            "authorize_url": self.url + "/authorize",
-            "api_base_url": self.url + "/api",
-        }
-        if self.tls is not None:
-            kwargs["client_kwargs"] = {"verify": self.tls.client_context}
-        kwargs.update(overrides)
-        return kwargs
-
-    def token_for(self, user: str) -> dict[str, str]:
-        """Issue an access token for *user* without a dance."""
-        tok = self.state.issue_access_token(user)
-        return {"oauth_token": tok.get_oauth_token(), "oauth_token_secret": tok.get_oauth_token_secret()}
+@pytest.fixture(scope="module")
+def _provider_http() -> Iterator[FakeProvider]:
+    with FakeProvider(SUITE_USERS, tls=False, realms=SUITE_REALMS) as fake:
+        yield fake
 
 
 @pytest.fixture(scope="module")
-def _provider_http() -> Iterator[Provider]:
-    app, state = create_provider()
-    with ServerThread(app, name="provider-http") as server:
-        yield Provider(server, state)
+def _provider_https() -> Iterator[FakeProvider]:
+    with FakeProvider(SUITE_USERS, realms=SUITE_REALMS) as fake:
+        yield fake
 
 
-@pytest.fixture(scope="module")
-def _provider_https() -> Iterator[Provider]:
-    app, state = create_provider()
-    with make_tls() as tls, ServerThread(app, ssl_context=tls.server_context, name="provider-https") as server:
-        yield Provider(server, state, tls)
-
-
-def _fresh(p: Provider) -> Provider:
-    p.state.reset_misbehaviour()
-    p.state.reset_counters()
-    p.server.reset_counters()
-    p.server.set_latency(0)
-    return p
+def _fresh(fake: FakeProvider) -> FakeProvider:
+    fake.reset()  # records, scripts, routes and counters
+    install_routes(fake)
+    return fake
 
 
 @pytest.fixture
-def provider(_provider_http: Provider) -> Provider:
-    """The plain-HTTP provider, with switches and counters reset."""
+def provider(_provider_http: FakeProvider) -> FakeProvider:
+    """The plain-HTTP fake provider, reset, with the suite's API routes (tests/support/fake.py)."""
     return _fresh(_provider_http)
 
 
 @pytest.fixture
-def provider_tls(_provider_https: Provider) -> Provider:
-    """The HTTPS provider (trustme CA in ``provider_tls.tls.client_context``)."""
+def provider_tls(_provider_https: FakeProvider) -> FakeProvider:
+    """The HTTPS fake provider (its CA in ``provider_tls.ssl_context``), reset, with the suite's routes."""
     return _fresh(_provider_https)
 
 
@@ -172,13 +139,13 @@ def client_app() -> Iterator[ClientAppFactory]:
     """Build and serve client apps; ``setup(app, oauth)`` adds routes.
 
     ``client_app(provider, setup, oauth_kwargs={...}, **register_overrides)``
-    registers the remote ``demo`` (HMAC consumer of *provider*) and returns a
+    registers the remote ``demo`` (the fake provider's consumer) and returns a
     running :class:`ClientApp`. Everything is stopped and closed at teardown.
     """
     started: list[ClientApp] = []
 
     def make(
-        provider: Provider,
+        provider: FakeProvider,
         setup: Callable[[Flask, OAuth], None],
         *,
         oauth_kwargs: dict[str, Any] | None = None,
@@ -189,7 +156,7 @@ def client_app() -> Iterator[ClientAppFactory]:
         app.secret_key = "test-secret-key"
         app.config.update(config or {})
         oauth = OAuth(app, **(oauth_kwargs or {}))
-        oauth.register("demo", **provider.settings(**register))
+        oauth.register("demo", **register_settings(provider, **register))
         setup(app, oauth)
         server = ServerThread(app, name="client-app").start()
         ca = ClientApp(app, oauth, server)
@@ -207,6 +174,12 @@ def http() -> Iterator[httpx.Client]:
     """A plain client (no proxies from the environment) for requests to the apps under test."""
     with httpx.Client(timeout=30, trust_env=False) as client:
         yield client
+
+
+@pytest.fixture
+def closed_port() -> int:
+    """A port on 127.0.0.1 nothing listens on (bound, then released): connecting is refused."""
+    return free_port()
 
 
 @pytest.fixture

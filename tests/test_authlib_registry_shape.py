@@ -31,6 +31,7 @@ from flask_oauth1_async import OAuth
 from flask_oauth1_async.temporary_credentials import cache_key
 from tests.support.browser import Browser
 from tests.support.servers import ServerThread
+from tests.support.views import PREFIX, VIEW_KINDS
 
 SECRET = "dev-secret-Qx7"  # a test value; must never show in a repr
 
@@ -222,28 +223,28 @@ def _client_app(provider_url: str, label: str, **init_kwargs: Any) -> tuple[Flas
     )
     oauth.init_app(app, **init_kwargs)
 
-    @app.get("/login")
-    def login() -> Any:
-        return oauth.dev.authorize_redirect(url_for("callback", _external=True))
+    @app.get("/s/login")
+    def s_login() -> Any:
+        return oauth.dev.authorize_redirect(url_for("s_callback", _external=True))
 
-    @app.get("/alogin")
-    async def alogin() -> Any:
-        return await oauth.dev.authorize_redirect(url_for("acallback", _external=True))
+    @app.get("/a/login")
+    async def a_login() -> Any:
+        return await oauth.dev.authorize_redirect(url_for("a_callback", _external=True))
 
-    @app.get("/callback")
-    def callback() -> Any:
+    @app.get("/s/callback")
+    def s_callback() -> Any:
         token = oauth.dev.authorize_access_token()
         me = oauth.dev.get("me")  # no token=: the token just obtained is used
         return {"token": dict(token), "property": dict(oauth.dev.token or {}), "me": me.json()}
 
-    @app.get("/acallback")
-    async def acallback() -> Any:
+    @app.get("/a/callback")
+    async def a_callback() -> Any:
         token = await oauth.dev.authorize_access_token()
         me = await oauth.dev.get("me")
         return {"token": dict(token), "property": dict(oauth.dev.token or {}), "me": me.json()}
 
-    @app.get("/whoami")
-    def whoami() -> Any:
+    @app.get("/s/whoami")
+    def s_whoami() -> Any:
         return {"property_before": oauth.dev.token, "me": oauth.dev.get("me").json()}
 
     return app, oauth
@@ -256,12 +257,12 @@ def _login(client_url: str, path: str) -> dict[str, Any]:
     return dict(result.response.json())
 
 
-@pytest.mark.parametrize("view", ["sync", "async"])
+@pytest.mark.parametrize("view", VIEW_KINDS)
 def test_two_new_apps_in_one_process_each_log_in_with_the_same_request_token(
     fixed_provider: tuple[FixedTokenProvider, str], view: str
 ) -> None:
     _, provider_url = fixed_provider
-    path = "/login" if view == "sync" else "/alogin"
+    path = PREFIX[view] + "/login"
     results = []
     for label in ("first", "second"):
         app, oauth = _client_app(provider_url, f"{view}-{label}")
@@ -285,9 +286,9 @@ def test_a_reused_request_token_in_the_same_app_is_refused(fixed_provider: tuple
     app, oauth = _client_app(provider_url, "reuse")
     try:
         with ServerThread(app, name="fixed-client-reuse") as client:
-            assert _login(client.url, "/login")["token"]["oauth_token"].startswith("access-")
+            assert _login(client.url, "/s/login")["token"]["oauth_token"].startswith("access-")
             with Browser() as second:
-                result = second.login_via(client.url + "/login")
+                result = second.login_via(client.url + "/s/login")
     finally:
         oauth.close()
     assert result.response.status_code == 400  # the default handler for AuthorizationError
@@ -308,16 +309,16 @@ def test_cache_and_fetch_token_given_to_init_app_are_used(fixed_provider: tuple[
     assert oauth.fetch_token is fetch_token
     try:
         with ServerThread(app, name="fixed-client-cache") as client, Browser() as browser:
-            start = browser.get(client.url + "/login")
+            start = browser.get(client.url + "/s/login")
             assert start.status_code == 302
             pending = cache.get(cache_key("dev", "foo"))
             assert pending is not None  # the request token waits in the cache
             assert "foo-secret" not in str(dict(browser.cookies))  # and not in the cookie
-            result = browser.login_via(client.url + "/login")
+            result = browser.login_via(client.url + "/s/login")
             assert result.response.status_code == 200, result.response.text
             assert cache.get(cache_key("dev", "foo")) is None  # claimed once, then gone
             assert asked == []  # the callback used the token it had just obtained
-            later = browser.get(client.url + "/whoami").json()
+            later = browser.get(client.url + "/s/whoami").json()
     finally:
         oauth.close()
     assert later == {"property_before": None, "me": {"token": "stored-token"}}

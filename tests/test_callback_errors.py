@@ -13,15 +13,15 @@ part checks the default handler that ``init_app`` registers for
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pytest
 from authlib.integrations.base_client import OAuthError
 from authlib.integrations.base_client.errors import MismatchingStateError
-from flask import Blueprint, Flask, Response, jsonify, url_for
+from flask import Blueprint, Flask, Response, jsonify
 
 from flask_oauth1_async import (
     AccessDeniedError,
@@ -36,15 +36,10 @@ from flask_oauth1_async import (
     ProviderError,
     ProviderHTTPError,
 )
-from tests.conftest import ClientApp, ClientAppFactory, Provider
-from tests.support.browser import Browser
-from tests.support.provider import create_provider
-from tests.support.servers import ServerThread
-from tests.support.views import PREFIX, dance_routes
-
-VIEW_KINDS = ("sync", "async")
-LOGIN_PATH = {"sync": "/login", "async": "/alogin"}
-CALLBACK_PATH = {"sync": "/callback", "async": "/acallback"}
+from flask_oauth1_async.testing import FakeProvider
+from tests.conftest import ClientApp, ClientAppFactory
+from tests.support.browser import Browser, approve, start_login
+from tests.support.views import PREFIX, VIEW_KINDS, dance_routes, query_of
 
 SECRET_MARK = "SEKRET"
 
@@ -52,36 +47,10 @@ SECRET_MARK = "SEKRET"
 # ------------------------------------------------------------------ helpers
 
 
-def _dance_routes(app: Flask, oauth: OAuth) -> None:
-    @app.route("/login")
-    def login() -> Any:
-        return oauth.demo.authorize_redirect(url_for("callback", _external=True))
-
-    @app.route("/callback")
-    def callback() -> Response:
-        token = oauth.demo.authorize_access_token()
-        return jsonify(screen_name=token["screen_name"])
-
-    @app.route("/alogin")
-    async def alogin() -> Any:
-        return await oauth.demo.authorize_redirect(url_for("acallback", _external=True))
-
-    @app.route("/acallback")
-    async def acallback() -> Response:
-        token = await oauth.demo.authorize_access_token()
-        return jsonify(screen_name=token["screen_name"])
-
-
-def _json_errors(app: Flask, oauth: OAuth) -> None:
-    """Dance routes plus an ``OAuthError`` handler that answers JSON and keeps the exceptions."""
-    _dance_routes(app, oauth)
-    caught: list[BaseException] = []
-    app.config["CAUGHT"] = caught
-
-    @app.errorhandler(OAuthError)
-    def oauth_error(e: OAuthError) -> tuple[Response, int]:
-        caught.append(e)
-        return jsonify(error=type(e).__name__, message=str(e)), 418
+#: Dance routes without an error handler of their own: the default handler of init_app answers.
+_dance_routes = functools.partial(dance_routes, catch_errors=False)
+#: Dance routes whose ``OAuthError`` handler answers JSON (418) and keeps the exceptions in ``CAUGHT``.
+_json_errors = dance_routes
 
 
 def _caught(ca: ClientApp) -> list[BaseException]:
@@ -110,46 +79,22 @@ def _assert_json_error(response: Any, expected: type[BaseException]) -> dict[str
     return body
 
 
-def _start_login(browser: Browser, url: str) -> str:
-    """GET the client's login URL and return the provider authorize URL it redirects to."""
-    response = browser.get(url)
-    assert response.status_code == 302, response.text
-    location = response.headers["Location"]
-    assert urlsplit(location).path == "/authorize", location
-    return location
-
-
-def _with_query(url: str, **params: str) -> str:
-    parts = urlsplit(url)
-    query = parse_qsl(parts.query, keep_blank_values=True) + list(params.items())
-    return urlunsplit(parts._replace(query=urlencode(query)))
-
-
-def _approve(browser: Browser, authorize_url: str, user: str = "alice") -> str:
-    """Consent at the provider and return the callback URL it redirects to (not followed)."""
-    response = browser.get(_with_query(authorize_url, user=user))
-    assert response.status_code == 302, response.text
-    return str(response.headers["Location"])
-
-
 def _without(url: str, key: str) -> str:
     parts = urlsplit(url)
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != key]
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
-def _token_of(authorize_url: str) -> str:
-    return dict(parse_qsl(urlsplit(authorize_url).query))["oauth_token"]
-
-
 # ------------------------------------------------------------------ denial
 
 
 @pytest.mark.parametrize("kind", VIEW_KINDS)
-def test_denied_at_provider_raises_access_denied(kind: str, provider: Provider, client_app: ClientAppFactory) -> None:
+def test_denied_at_provider_raises_access_denied(
+    kind: str, provider: FakeProvider, client_app: ClientAppFactory
+) -> None:
     ca = client_app(provider, _json_errors)
     with Browser() as browser:
-        result = browser.login_via(ca.url + LOGIN_PATH[kind], deny=True)
+        result = browser.login_via(ca.url + PREFIX[kind] + "/login", deny=True)
     assert "denied" in result.callback_params
     body = _assert_json_error(result.response, AccessDeniedError)
     assert "declined" in body["message"]
@@ -157,70 +102,76 @@ def test_denied_at_provider_raises_access_denied(kind: str, provider: Provider, 
     assert isinstance(exc, AccessDeniedError)
     assert isinstance(exc, AuthorizationError)
     assert exc.error == "access_denied"
-    assert provider.state.hits["/access_token"] == 0
+    assert len(provider.received("access_token")) == 0
 
 
 @pytest.mark.parametrize("problem", ["user_refused", "permission_denied"])
 @pytest.mark.parametrize("kind", VIEW_KINDS)
 def test_oauth_problem_refusal_raises_access_denied_and_forgets_the_login(
-    kind: str, problem: str, provider: Provider, client_app: ClientAppFactory
+    kind: str, problem: str, provider: FakeProvider, client_app: ClientAppFactory
 ) -> None:
     ca = client_app(provider, _json_errors)
     with Browser() as browser:
-        authorize_url = _start_login(browser, ca.url + LOGIN_PATH[kind])
-        oauth_token = _token_of(authorize_url)
-        refused = ca.url + CALLBACK_PATH[kind] + "?" + urlencode({"oauth_token": oauth_token, "oauth_problem": problem})
+        authorize_url = start_login(browser, ca.url + PREFIX[kind] + "/login")
+        oauth_token = query_of(authorize_url)["oauth_token"]
+        refused = (
+            ca.url
+            + PREFIX[kind]
+            + "/callback"
+            + "?"
+            + urlencode({"oauth_token": oauth_token, "oauth_problem": problem})
+        )
         _assert_json_error(browser.get(refused), AccessDeniedError)
         # The pending login was discarded: even a genuine approval cannot complete it now.
-        callback_url = _approve(browser, authorize_url)
+        callback_url = approve(browser, authorize_url)
         _assert_json_error(browser.get(callback_url), CallbackTokenError)
     exc = _caught(ca)[-1]
     assert isinstance(exc, CallbackTokenError)
     assert exc.reason == "unknown"
-    assert provider.state.hits["/access_token"] == 0
+    assert len(provider.received("access_token")) == 0
 
 
 # ------------------------------------------------------------------ bad callbacks
 
 
 @pytest.mark.parametrize("kind", VIEW_KINDS)
-def test_callback_without_oauth_token(kind: str, provider: Provider, client_app: ClientAppFactory) -> None:
+def test_callback_without_oauth_token(kind: str, provider: FakeProvider, client_app: ClientAppFactory) -> None:
     ca = client_app(provider, _json_errors)
     with Browser() as browser:
-        _start_login(browser, ca.url + LOGIN_PATH[kind])  # a pending login exists, but is not named
-        response = browser.get(ca.url + CALLBACK_PATH[kind] + "?oauth_verifier=abc")
+        start_login(browser, ca.url + PREFIX[kind] + "/login")  # a pending login exists, but is not named
+        response = browser.get(ca.url + PREFIX[kind] + "/callback?oauth_verifier=abc")
     _assert_json_error(response, CallbackTokenError)
     exc = _only_error(ca)
     assert isinstance(exc, CallbackTokenError)
     assert exc.reason == "missing"
-    assert provider.state.hits["/access_token"] == 0
+    assert len(provider.received("access_token")) == 0
 
 
 @pytest.mark.parametrize("kind", VIEW_KINDS)
-def test_callback_with_unknown_oauth_token(kind: str, provider: Provider, client_app: ClientAppFactory) -> None:
+def test_callback_with_unknown_oauth_token(kind: str, provider: FakeProvider, client_app: ClientAppFactory) -> None:
     ca = client_app(provider, _json_errors)
     with Browser() as browser:
-        _start_login(browser, ca.url + LOGIN_PATH[kind])
+        start_login(browser, ca.url + PREFIX[kind] + "/login")
         query = urlencode({"oauth_token": "never-issued", "oauth_verifier": "abc"})
-        response = browser.get(ca.url + CALLBACK_PATH[kind] + "?" + query)
+        response = browser.get(ca.url + PREFIX[kind] + "/callback?" + query)
     _assert_json_error(response, CallbackTokenError)
     exc = _only_error(ca)
     assert isinstance(exc, CallbackTokenError)
     assert exc.reason == "unknown"
-    assert provider.state.hits["/access_token"] == 0
+    assert len(provider.received("access_token")) == 0
 
 
 @pytest.mark.parametrize("kind", VIEW_KINDS)
-def test_callback_without_verifier(kind: str, provider: Provider, client_app: ClientAppFactory) -> None:
+def test_callback_without_verifier(kind: str, provider: FakeProvider, client_app: ClientAppFactory) -> None:
     ca = client_app(provider, _json_errors)
     with Browser() as browser:
-        callback_url = _approve(browser, _start_login(browser, ca.url + LOGIN_PATH[kind]))
+        callback_url = approve(browser, start_login(browser, ca.url + PREFIX[kind] + "/login"))
         assert "oauth_verifier=" in callback_url
         response = browser.get(_without(callback_url, "oauth_verifier"))
     body = _assert_json_error(response, MissingVerifierError)
     assert "oauth_verifier" in body["message"]
     assert isinstance(_only_error(ca), MissingVerifierError)
-    assert provider.state.hits["/access_token"] == 0
+    assert len(provider.received("access_token")) == 0
 
 
 # ------------------------------------------------------------------ oauth_callback_confirmed
@@ -229,34 +180,34 @@ def test_callback_without_verifier(kind: str, provider: Provider, client_app: Cl
 @pytest.mark.parametrize("confirmed", [False, None], ids=["false", "missing"])
 @pytest.mark.parametrize("kind", VIEW_KINDS)
 def test_callback_not_confirmed_is_rejected(
-    kind: str, confirmed: bool | None, provider: Provider, client_app: ClientAppFactory
+    kind: str, confirmed: bool | None, provider: FakeProvider, client_app: ClientAppFactory
 ) -> None:
-    provider.state.callback_confirmed = confirmed
+    provider.set_callback_confirmed(confirmed)
     ca = client_app(provider, _json_errors)
     with Browser() as browser:
-        response = browser.get(ca.url + LOGIN_PATH[kind])
+        response = browser.get(ca.url + PREFIX[kind] + "/login")
         session_cookie = browser.cookies.get("session")
     body = _assert_json_error(response, CallbackNotConfirmedError)
     assert "require_callback_confirmed=False" in body["message"]
     exc = _only_error(ca)
     assert isinstance(exc, CallbackNotConfirmedError)
     assert isinstance(exc, ProviderError)
-    assert provider.state.hits["/request_token"] == 1
-    assert provider.state.hits["/authorize"] == 0
+    assert len(provider.received("request_token")) == 1
+    assert len(provider.received("authorize")) == 0
     assert session_cookie is None, "nothing may be stored for a rejected request token"
 
 
 @pytest.mark.parametrize("confirmed", [False, None], ids=["false", "missing"])
 @pytest.mark.parametrize("kind", VIEW_KINDS)
 def test_require_callback_confirmed_false_accepts_legacy_provider(
-    kind: str, confirmed: bool | None, provider: Provider, client_app: ClientAppFactory
+    kind: str, confirmed: bool | None, provider: FakeProvider, client_app: ClientAppFactory
 ) -> None:
-    provider.state.callback_confirmed = confirmed
+    provider.set_callback_confirmed(confirmed)
     ca = client_app(provider, _json_errors, require_callback_confirmed=False)
     with Browser() as browser:
-        result = browser.login_via(ca.url + LOGIN_PATH[kind], user="dave")
+        result = browser.login_via(ca.url + PREFIX[kind] + "/login", user="dave")
     assert result.response.status_code == 200, result.response.text
-    assert result.response.json() == {"screen_name": "dave"}
+    assert result.response.json()["token"]["screen_name"] == "dave"
     assert _caught(ca) == []
 
 
@@ -265,28 +216,28 @@ def test_require_callback_confirmed_false_accepts_legacy_provider(
 
 @pytest.mark.parametrize("status", [500, 401, 503])
 @pytest.mark.parametrize("kind", VIEW_KINDS)
-def test_request_token_http_error(kind: str, status: int, provider: Provider, client_app: ClientAppFactory) -> None:
-    provider.state.request_token_status = status
+def test_request_token_http_error(kind: str, status: int, provider: FakeProvider, client_app: ClientAppFactory) -> None:
+    provider.fail_next("request_token", status)
     ca = client_app(provider, _json_errors)
     with Browser() as browser:
-        response = browser.get(ca.url + LOGIN_PATH[kind])
+        response = browser.get(ca.url + PREFIX[kind] + "/login")
     body = _assert_json_error(response, ProviderHTTPError)
     assert str(status) in body["message"]
     assert "request token" in body["message"]
     exc = _only_error(ca)
     assert isinstance(exc, ProviderHTTPError)
     assert exc.status_code == status
-    assert "forced_error" in exc.body_excerpt
-    assert provider.state.hits["/authorize"] == 0
+    assert f"scripted {status} from request_token" in exc.body_excerpt
+    assert len(provider.received("authorize")) == 0
 
 
 @pytest.mark.parametrize("status", [500, 401])
 @pytest.mark.parametrize("kind", VIEW_KINDS)
-def test_access_token_http_error(kind: str, status: int, provider: Provider, client_app: ClientAppFactory) -> None:
-    provider.state.access_token_status = status
+def test_access_token_http_error(kind: str, status: int, provider: FakeProvider, client_app: ClientAppFactory) -> None:
+    provider.fail_next("access_token", status)
     ca = client_app(provider, _json_errors)
     with Browser() as browser:
-        result = browser.login_via(ca.url + LOGIN_PATH[kind])
+        result = browser.login_via(ca.url + PREFIX[kind] + "/login")
     # A 4xx refusal is what an edited callback produces: an AuthorizationError
     # (answered 400 by default) that is still a ProviderHTTPError. A 5xx is
     # the provider failing, not the callback: a plain ProviderHTTPError.
@@ -298,15 +249,14 @@ def test_access_token_http_error(kind: str, status: int, provider: Provider, cli
     assert isinstance(exc, ProviderHTTPError)
     assert isinstance(exc, AuthorizationError) == (status < 500)
     assert exc.status_code == status
-    assert provider.state.hits["/access_token"] == 1
+    assert len(provider.received("access_token")) == 1
 
 
-def test_oauth_problem_of_a_failed_answer_is_quoted(provider: Provider, client_app: ClientAppFactory) -> None:
-    provider.state.access_token_status = 401
-    provider.state.access_token_body = "oauth_problem=token_rejected"
+def test_oauth_problem_of_a_failed_answer_is_quoted(provider: FakeProvider, client_app: ClientAppFactory) -> None:
+    provider.answer_next("access_token", "oauth_problem=token_rejected", status=401)
     ca = client_app(provider, _json_errors)
     with Browser() as browser:
-        result = browser.login_via(ca.url + "/login")
+        result = browser.login_via(ca.url + "/s/login")
     body = _assert_json_error(result.response, AccessTokenRefusedError)
     assert "oauth_problem=token_rejected" in body["message"]
 
@@ -331,17 +281,16 @@ def test_success_status_without_token_is_invalid_token_response(
     endpoint: str,
     content: str,
     content_type: str | None,
-    provider: Provider,
+    provider: FakeProvider,
     client_app: ClientAppFactory,
 ) -> None:
-    setattr(provider.state, f"{endpoint}_body", content)
-    setattr(provider.state, f"{endpoint}_content_type", content_type)
+    provider.answer_next(endpoint, content, content_type=content_type)
     ca = client_app(provider, _json_errors)
     with Browser() as browser:
         if endpoint == "request_token":
-            response = browser.get(ca.url + LOGIN_PATH[kind])
+            response = browser.get(ca.url + PREFIX[kind] + "/login")
         else:
-            response = browser.login_via(ca.url + LOGIN_PATH[kind]).response
+            response = browser.login_via(ca.url + PREFIX[kind] + "/login").response
     # Never a ValueError/KeyError (which would be a 500 here): always the typed error.
     _assert_json_error(response, InvalidTokenResponseError)
     exc = _only_error(ca)
@@ -373,17 +322,16 @@ def test_long_bodies_are_truncated(
     endpoint: str,
     status: int,
     expected: type[OAuth1Error],
-    provider: Provider,
+    provider: FakeProvider,
     client_app: ClientAppFactory,
 ) -> None:
-    setattr(provider.state, f"{endpoint}_status", status)
-    setattr(provider.state, f"{endpoint}_body", "<html>" + "x" * 5000 + "</html>")
+    provider.answer_next(endpoint, "<html>" + "x" * 5000 + "</html>", status=status)
     ca = client_app(provider, _json_errors)
     with Browser() as browser:
         if endpoint == "request_token":
-            response = browser.get(ca.url + LOGIN_PATH[kind])
+            response = browser.get(ca.url + PREFIX[kind] + "/login")
         else:
-            response = browser.login_via(ca.url + LOGIN_PATH[kind]).response
+            response = browser.login_via(ca.url + PREFIX[kind] + "/login").response
     _assert_json_error(response, expected)
     exc = _only_error(ca)
     assert isinstance(exc, expected)
@@ -412,17 +360,16 @@ def test_token_secrets_in_bodies_are_never_quoted(
     status: int,
     body: str,
     expected: type[OAuth1Error],
-    provider: Provider,
+    provider: FakeProvider,
     client_app: ClientAppFactory,
 ) -> None:
-    setattr(provider.state, f"{endpoint}_status", status)
-    setattr(provider.state, f"{endpoint}_body", body)
+    provider.answer_next(endpoint, body, status=status)
     ca = client_app(provider, _json_errors)
     with Browser() as browser:
         if endpoint == "request_token":
-            response = browser.get(ca.url + LOGIN_PATH[kind])
+            response = browser.get(ca.url + PREFIX[kind] + "/login")
         else:
-            response = browser.login_via(ca.url + LOGIN_PATH[kind]).response
+            response = browser.login_via(ca.url + PREFIX[kind] + "/login").response
     _assert_json_error(response, _refusal(endpoint, status, expected))
     texts = _error_texts(ca, response)
     for text in texts:
@@ -452,16 +399,14 @@ def test_token_secrets_in_structured_bodies_are_never_quoted(
     expected: type[OAuth1Error],
     body: str,
     content_type: str,
-    provider: Provider,
+    provider: FakeProvider,
     client_app: ClientAppFactory,
 ) -> None:
     # An answer that has a secret but no oauth_token: the library rejects it and quotes it.
-    provider.state.access_token_status = status
-    provider.state.access_token_body = body
-    provider.state.access_token_content_type = content_type
+    provider.answer_next("access_token", body, status=status, content_type=content_type)
     ca = client_app(provider, _json_errors)
     with Browser() as browser:
-        response = browser.login_via(ca.url + LOGIN_PATH[kind]).response
+        response = browser.login_via(ca.url + PREFIX[kind] + "/login").response
     _assert_json_error(response, _refusal("access_token", status, expected))
     for text in _error_texts(ca, response):
         assert SECRET_MARK not in text, text
@@ -487,10 +432,9 @@ MASKING_BODIES = {
 @pytest.mark.parametrize("body", sorted(MASKING_BODIES))
 @pytest.mark.parametrize("mode", VIEW_KINDS)
 def test_percent_encoded_secrets_are_masked(
-    mode: str, body: str, status: int | None, provider: Provider, client_app: ClientAppFactory
+    mode: str, body: str, status: int | None, provider: FakeProvider, client_app: ClientAppFactory
 ) -> None:
-    provider.state.access_token_status = status
-    provider.state.access_token_body = MASKING_BODIES[body]
+    provider.answer_next("access_token", MASKING_BODIES[body], status=status or 200)
     ca = client_app(provider, dance_routes)
     with Browser() as browser:
         result = browser.login_via(ca.url + PREFIX[mode] + "/login")
@@ -508,36 +452,28 @@ def test_percent_encoded_secrets_are_masked(
 # ------------------------------------------------------------------ Authlib-style denial
 
 
-@pytest.fixture(scope="module")
-def authlib_style_provider() -> Iterator[Provider]:
-    """A provider that reports a denial as ``?error=access_denied`` (Authlib's style)."""
-    app, state = create_provider(deny_style="authlib")
-    with ServerThread(app, name="provider-authlib-deny") as server:
-        yield Provider(server, state)
-
-
 @pytest.mark.parametrize("kind", VIEW_KINDS)
 def test_error_access_denied_callback_raises_access_denied(
-    kind: str, authlib_style_provider: Provider, client_app: ClientAppFactory
+    kind: str, provider: FakeProvider, client_app: ClientAppFactory
 ) -> None:
-    p = authlib_style_provider
-    p.state.reset_counters()
-    ca = client_app(p, _json_errors)
+    # A provider that reports a denial as ``?error=access_denied`` (Authlib's style), not Twitter's ``?denied=``.
+    provider.deny_next({"error": "access_denied", "error_description": "The user denied the request"})
+    ca = client_app(provider, _json_errors)
     with Browser() as browser:
-        result = browser.login_via(ca.url + LOGIN_PATH[kind], deny=True)
+        result = browser.login_via(ca.url + PREFIX[kind] + "/login", deny=True)
     assert result.callback_params.get("error") == "access_denied"
     assert "denied" not in result.callback_params
     _assert_json_error(result.response, AccessDeniedError)
     assert isinstance(_only_error(ca), AccessDeniedError)
-    assert p.state.hits["/access_token"] == 0
+    assert len(provider.received("access_token")) == 0
 
 
 @pytest.mark.parametrize("kind", VIEW_KINDS)
-def test_other_error_parameter_is_not_a_denial(kind: str, provider: Provider, client_app: ClientAppFactory) -> None:
+def test_other_error_parameter_is_not_a_denial(kind: str, provider: FakeProvider, client_app: ClientAppFactory) -> None:
     # Only the denial values count; any other error= leaves the usual token checks in charge.
     ca = client_app(provider, _json_errors)
     with Browser() as browser:
-        response = browser.get(ca.url + CALLBACK_PATH[kind] + "?error=server_error")
+        response = browser.get(ca.url + PREFIX[kind] + "/callback?error=server_error")
     _assert_json_error(response, CallbackTokenError)
     exc = _only_error(ca)
     assert isinstance(exc, CallbackTokenError)
@@ -549,16 +485,16 @@ def test_other_error_parameter_is_not_a_denial(kind: str, provider: Provider, cl
 
 @pytest.mark.parametrize("kind", VIEW_KINDS)
 def test_default_handler_answers_plain_text_without_traceback(
-    kind: str, provider: Provider, client_app: ClientAppFactory
+    kind: str, provider: FakeProvider, client_app: ClientAppFactory
 ) -> None:
     ca = client_app(provider, _dance_routes)
-    callback = ca.url + CALLBACK_PATH[kind]
+    callback = ca.url + PREFIX[kind] + "/callback"
     with Browser() as browser:
-        denied = browser.login_via(ca.url + LOGIN_PATH[kind], deny=True).response
+        denied = browser.login_via(ca.url + PREFIX[kind] + "/login", deny=True).response
         missing = browser.get(callback)
         unknown = browser.get(callback + "?oauth_token=nope&oauth_verifier=x")
         no_verifier = browser.get(
-            _without(_approve(browser, _start_login(browser, ca.url + LOGIN_PATH[kind])), "oauth_verifier")
+            _without(approve(browser, start_login(browser, ca.url + PREFIX[kind] + "/login")), "oauth_verifier")
         )
     cases = [(denied, 403), (missing, 400), (unknown, 400), (no_verifier, 400)]
     for response, status in cases:
@@ -575,7 +511,7 @@ def test_default_handler_answers_plain_text_without_traceback(
 @pytest.mark.parametrize("broader", [OAuthError, OAuth1Error, Exception, MismatchingStateError])
 @pytest.mark.parametrize("kind", VIEW_KINDS)
 def test_user_handler_for_broader_class_wins_over_default(
-    kind: str, broader: type[Exception], provider: Provider, client_app: ClientAppFactory
+    kind: str, broader: type[Exception], provider: FakeProvider, client_app: ClientAppFactory
 ) -> None:
     def setup(app: Flask, oauth: OAuth) -> None:
         _dance_routes(app, oauth)
@@ -586,8 +522,8 @@ def test_user_handler_for_broader_class_wins_over_default(
 
     ca = client_app(provider, setup)
     with Browser() as browser:
-        response = browser.get(ca.url + CALLBACK_PATH[kind] + "?oauth_token=nope&oauth_verifier=x")
-        denied = browser.login_via(ca.url + LOGIN_PATH[kind], deny=True).response
+        response = browser.get(ca.url + PREFIX[kind] + "/callback?oauth_token=nope&oauth_verifier=x")
+        denied = browser.login_via(ca.url + PREFIX[kind] + "/login", deny=True).response
     assert response.status_code == 499, response.text
     assert response.json() == {"handled_by": broader.__name__, "error": "CallbackTokenError"}
     if broader is MismatchingStateError:  # AccessDeniedError is not one: the default handler answers
@@ -599,7 +535,9 @@ def test_user_handler_for_broader_class_wins_over_default(
 
 
 @pytest.mark.parametrize("kind", VIEW_KINDS)
-def test_async_user_handler_for_broader_class_wins(kind: str, provider: Provider, client_app: ClientAppFactory) -> None:
+def test_async_user_handler_for_broader_class_wins(
+    kind: str, provider: FakeProvider, client_app: ClientAppFactory
+) -> None:
     def setup(app: Flask, oauth: OAuth) -> None:
         _dance_routes(app, oauth)
 
@@ -609,14 +547,14 @@ def test_async_user_handler_for_broader_class_wins(kind: str, provider: Provider
 
     ca = client_app(provider, setup)
     with Browser() as browser:
-        denied = browser.login_via(ca.url + LOGIN_PATH[kind], deny=True).response
+        denied = browser.login_via(ca.url + PREFIX[kind] + "/login", deny=True).response
     assert denied.status_code == 499
     assert denied.json() == {"error": "AccessDeniedError"}
 
 
 @pytest.mark.parametrize("kind", VIEW_KINDS)
 def test_user_handler_for_specific_class_replaces_default(
-    kind: str, provider: Provider, client_app: ClientAppFactory
+    kind: str, provider: FakeProvider, client_app: ClientAppFactory
 ) -> None:
     def setup(app: Flask, oauth: OAuth) -> None:
         _dance_routes(app, oauth)
@@ -627,8 +565,8 @@ def test_user_handler_for_specific_class_replaces_default(
 
     ca = client_app(provider, setup)
     with Browser() as browser:
-        denied = browser.login_via(ca.url + LOGIN_PATH[kind], deny=True).response
-        unknown = browser.get(ca.url + CALLBACK_PATH[kind] + "?oauth_token=nope&oauth_verifier=x")
+        denied = browser.login_via(ca.url + PREFIX[kind] + "/login", deny=True).response
+        unknown = browser.get(ca.url + PREFIX[kind] + "/callback?oauth_token=nope&oauth_verifier=x")
     assert denied.status_code == 200
     assert denied.text == "come back soon"
     assert unknown.status_code == 400
@@ -636,32 +574,32 @@ def test_user_handler_for_specific_class_replaces_default(
 
 
 def test_provider_errors_are_not_handled_by_the_default_handler(
-    provider: Provider, client_app: ClientAppFactory
+    provider: FakeProvider, client_app: ClientAppFactory
 ) -> None:
     # Only AuthorizationError gets the friendly default; a provider outage is a server error.
-    provider.state.request_token_status = 500
+    provider.fail_next("request_token", 500)
     ca = client_app(provider, _dance_routes)
     with Browser() as browser:
-        response = browser.get(ca.url + "/login")
+        response = browser.get(ca.url + "/s/login")
     assert response.status_code == 500
     assert "Traceback" not in response.text
 
 
 @pytest.mark.parametrize("kind", VIEW_KINDS)
 def test_blueprint_handler_for_broader_class_wins_over_default(
-    kind: str, provider: Provider, client_app: ClientAppFactory
+    kind: str, provider: FakeProvider, client_app: ClientAppFactory
 ) -> None:
     # Flask looks through a blueprint's handlers (whole MRO) before the app's, so the
     # blueprint's OAuthError handler beats the app-level AuthorizationError default.
     def setup(app: Flask, oauth: OAuth) -> None:
         bp = Blueprint("auth", __name__, url_prefix="/auth")
 
-        @bp.route("/callback")
-        def callback() -> Response:
+        @bp.route("/s/callback")
+        def s_callback() -> Response:
             return jsonify(dict(oauth.demo.authorize_access_token()))
 
-        @bp.route("/acallback")
-        async def acallback() -> Response:
+        @bp.route("/a/callback")
+        async def a_callback() -> Response:
             return jsonify(dict(await oauth.demo.authorize_access_token()))
 
         @bp.errorhandler(OAuthError)
@@ -672,6 +610,6 @@ def test_blueprint_handler_for_broader_class_wins_over_default(
 
     ca = client_app(provider, setup)
     with Browser() as browser:
-        response = browser.get(ca.url + "/auth" + CALLBACK_PATH[kind] + "?oauth_token=nope&oauth_verifier=x")
+        response = browser.get(ca.url + "/auth" + PREFIX[kind] + "/callback?oauth_token=nope&oauth_verifier=x")
     assert response.status_code == 499, response.text
     assert response.json() == {"error": "CallbackTokenError"}

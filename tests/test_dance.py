@@ -18,22 +18,21 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import pytest
-from flask import Flask, Response, jsonify, request, url_for
+from flask import Flask, Response, jsonify, request
 
 from flask_oauth1_async import CallbackTokenError, OAuth, OAuth1Token
-from tests.conftest import ClientAppFactory, Provider
+from flask_oauth1_async.testing import FakeProvider, ProviderCall
+from tests.conftest import ClientAppFactory
 from tests.support.browser import Browser
-from tests.support.provider import HMAC_CLIENT_ID, RSA_CLIENT_ID, RecordedRequest
-from tests.support.views import PREFIX, catch_oauth_errors, dance_routes, query_of, with_query
-
-VIEW_KINDS = ("sync", "async")
-LOGIN_PATH = {"sync": "/login", "async": "/alogin"}
-CALLBACK_PATH = {"sync": "/callback", "async": "/acallback"}
+from tests.support.fake import last, register_settings
+from tests.support.keys import RSA_PRIVATE, RSA_PUBLIC
+from tests.support.views import PREFIX, VIEW_KINDS, catch_oauth_errors, dance_routes, query_of, with_query
 
 SIGNATURE_METHODS = ("HMAC-SHA1", "HMAC-SHA256", "RSA-SHA1", "PLAINTEXT")
 SIGNATURE_TYPES = ("header", "query", "body")
@@ -41,47 +40,11 @@ SIGNATURE_TYPES = ("header", "query", "body")
 _HEADER_PARAM = re.compile(r'([A-Za-z_]+)="([^"]*)"')
 
 
-def _report(token: OAuth1Token, me_status: int, me_body: Any) -> Response:
-    """What the callback views answer: everything the tests want to look at."""
-    return jsonify(
-        token_class=type(token).__name__,
-        token=dict(token),
-        token_repr=repr(token),
-        token_str=str(token),
-        me_status=me_status,
-        me=me_body,
-    )
-
-
-def _routes(app: Flask, oauth: OAuth) -> None:
-    """``/login`` + ``/callback`` as ``def`` views, ``/alogin`` + ``/acallback`` as ``async def``."""
-
-    @app.route("/login")
-    def login() -> Any:
-        return oauth.demo.authorize_redirect(url_for("callback", _external=True))
-
-    @app.route("/callback")
-    def callback() -> Response:
-        token = oauth.demo.authorize_access_token()
-        me = oauth.demo.get("me")  # no token=: must reuse the token just obtained
-        return _report(token, me.status_code, me.json())
-
-    @app.route("/alogin")
-    async def alogin() -> Any:
-        return await oauth.demo.authorize_redirect(url_for("acallback", _external=True))
-
-    @app.route("/acallback")
-    async def acallback() -> Response:
-        token = await oauth.demo.authorize_access_token()
-        me = await oauth.demo.get("me")
-        return _report(token, me.status_code, me.json())
-
-
-def _oauth_params(recorded: RecordedRequest) -> tuple[str, dict[str, str]]:
+def _oauth_params(recorded: ProviderCall) -> tuple[str, dict[str, str]]:
     """Where the request carried its ``oauth_*`` parameters, and those parameters (decoded)."""
     header = recorded.authorization
-    query = dict(parse_qsl(recorded.query_string, keep_blank_values=True))
-    body = dict(parse_qsl(recorded.body.decode(), keep_blank_values=True))
+    query = dict(parse_qsl(urlsplit(recorded.url).query, keep_blank_values=True))
+    body = dict(parse_qsl(recorded.body, keep_blank_values=True))
     found: list[tuple[str, dict[str, str]]] = []
     if header is not None:
         assert header.startswith("OAuth "), header
@@ -97,38 +60,17 @@ def _oauth_params(recorded: RecordedRequest) -> tuple[str, dict[str, str]]:
 # ------------------------------------------------------------------ the basic dance
 
 
-def _basic_routes(app: Flask, oauth: OAuth) -> None:
-    @app.route("/login")
-    def login() -> Any:
-        return oauth.demo.authorize_redirect(url_for("callback", _external=True))
-
-    @app.route("/callback")
-    def callback() -> Response:
-        token = oauth.demo.authorize_access_token()
-        return jsonify(screen_name=token["screen_name"], me=oauth.demo.get("me").json())
-
-    @app.route("/alogin")
-    async def alogin() -> Any:
-        return await oauth.demo.authorize_redirect(url_for("acallback", _external=True))
-
-    @app.route("/acallback")
-    async def acallback() -> Response:
-        token = await oauth.demo.authorize_access_token()
-        me = await oauth.demo.get("me")
-        return jsonify(screen_name=token["screen_name"], me=me.json())
-
-
-def test_sync_and_async_dance(provider: Provider, client_app: ClientAppFactory) -> None:
+def test_sync_and_async_dance(provider: FakeProvider, client_app: ClientAppFactory) -> None:
     """One client app, two logins in a row: a ``def`` view for alice, then an ``async def`` view for bob."""
-    ca = client_app(provider, _basic_routes)
-    for path, user in (("/login", "alice"), ("/alogin", "bob")):
+    ca = client_app(provider, functools.partial(dance_routes, me=True))
+    for kind, user in (("sync", "alice"), ("async", "bob")):
         with Browser() as browser:
-            result = browser.login_via(ca.url + path, user=user)
+            result = browser.login_via(ca.url + PREFIX[kind] + "/login", user=user)
             assert result.response.status_code == 200, result.response.text
             body = result.response.json()
-            assert body["screen_name"] == user
+            assert body["token"]["screen_name"] == user
             assert body["me"]["user"] == user
-    assert provider.state.hits["/access_token"] == 2
+    assert len(provider.received("access_token")) == 2
 
 
 # ------------------------------------------------------------------ the token
@@ -136,7 +78,7 @@ def test_sync_and_async_dance(provider: Provider, client_app: ClientAppFactory) 
 
 @pytest.mark.parametrize("kind", VIEW_KINDS)
 def test_dance_returns_full_token_and_reuses_it_in_the_same_request(
-    kind: str, provider: Provider, client_app: ClientAppFactory
+    kind: str, provider: FakeProvider, client_app: ClientAppFactory
 ) -> None:
     fetch_calls: list[str] = []
 
@@ -144,23 +86,22 @@ def test_dance_returns_full_token_and_reuses_it_in_the_same_request(
         fetch_calls.append(name)
         return None
 
-    ca = client_app(provider, _routes, oauth_kwargs={"fetch_token": fetch_token})
+    ca = client_app(provider, functools.partial(dance_routes, me=True), oauth_kwargs={"fetch_token": fetch_token})
     with Browser() as browser:
-        result = browser.login_via(ca.url + LOGIN_PATH[kind], user="alice")
+        result = browser.login_via(ca.url + PREFIX[kind] + "/login", user="alice")
     assert result.response.status_code == 200, result.response.text
-    assert urlsplit(result.callback_url).path == CALLBACK_PATH[kind]
+    assert urlsplit(result.callback_url).path == PREFIX[kind] + "/callback"
     body = result.response.json()
 
     token = body["token"]
     assert body["token_class"] == "OAuth1Token"
     assert token["screen_name"] == "alice"
-    assert token["user_id"] == provider.state.user_id_for("alice")
+    assert token["user_id"] == provider.users["alice"]["user_id"]
     secret = token["oauth_token_secret"]
     assert secret, "the token secret must be returned"
     # The token is the one the provider issued (not the request token).
-    issued = provider.state.get_access_token(HMAC_CLIENT_ID, token["oauth_token"])
-    assert issued is not None
-    assert issued.oauth_token_secret == secret
+    assert provider.user_of(token["oauth_token"]) == "alice"
+    assert provider.token_secret(token["oauth_token"]) == secret
     assert token["oauth_token"] != result.callback_params["oauth_token"]
 
     # repr/str mask the secret but show the rest.
@@ -174,12 +115,11 @@ def test_dance_returns_full_token_and_reuses_it_in_the_same_request(
     assert body["me_status"] == 200
     assert body["me"]["user"] == "alice"
     assert fetch_calls == []
-    me_request = provider.state.last_request("/api/me")
-    assert me_request is not None
+    me_request = last(provider, "api", "me")
     _, params = _oauth_params(me_request)
     assert params["oauth_token"] == token["oauth_token"]
-    assert provider.state.hits["/request_token"] == 1
-    assert provider.state.hits["/access_token"] == 1
+    assert len(provider.received("request_token")) == 1
+    assert len(provider.received("access_token")) == 1
 
 
 def test_oauth1_token_repr_masks_secret() -> None:
@@ -194,14 +134,14 @@ def test_oauth1_token_repr_masks_secret() -> None:
 # ------------------------------------------------------- signature methods x types
 
 
-def _signature_settings(p: Provider, method: str, sig_type: str) -> dict[str, Any]:
-    client_kwargs: dict[str, Any] = dict(p.settings().get("client_kwargs", {}))  # TLS verify, if any
+def _signature_settings(p: FakeProvider, method: str, sig_type: str) -> dict[str, Any]:
+    client_kwargs: dict[str, Any] = dict(register_settings(p).get("client_kwargs", {}))  # TLS verify, if any
     client_kwargs["signature_type"] = sig_type
     client_kwargs["signature_method"] = method
     settings: dict[str, Any] = {"client_kwargs": client_kwargs}
     if method == "RSA-SHA1":
-        client_kwargs["rsa_key"] = p.state.rsa_private_key_pem
-        settings.update(client_id=RSA_CLIENT_ID, client_secret=None)
+        client_kwargs["rsa_key"] = RSA_PRIVATE
+        settings.update(client_id=p.add_consumer(rsa_public_key=RSA_PUBLIC), client_secret=None)
     return settings
 
 
@@ -217,30 +157,31 @@ def test_dance_with_every_signature_method_and_type(
     request: pytest.FixtureRequest,
     client_app: ClientAppFactory,
 ) -> None:
-    p: Provider = request.getfixturevalue("provider" if scheme == "http" else "provider_tls")
+    p: FakeProvider = request.getfixturevalue("provider" if scheme == "http" else "provider_tls")
     assert p.url.startswith(scheme + "://")
-    ca = client_app(p, _routes, **_signature_settings(p, method, sig_type))
-    with Browser(verify=p.tls.client_context if p.tls is not None else True) as browser:
-        result = browser.login_via(ca.url + LOGIN_PATH[kind], user="carol")
+    settings = _signature_settings(p, method, sig_type)
+    ca = client_app(p, functools.partial(dance_routes, me=True), **settings)
+    with Browser(verify=p.ssl_context or True) as browser:
+        result = browser.login_via(ca.url + PREFIX[kind] + "/login", user="carol")
     assert result.response.status_code == 200, result.response.text
     body = result.response.json()
     assert body["token"]["screen_name"] == "carol"
     assert body["me"]["user"] == "carol"
-    client_id = RSA_CLIENT_ID if method == "RSA-SHA1" else HMAC_CLIENT_ID
+    client_id = settings.get("client_id", p.client_id)
     assert body["me"]["client_id"] == client_id
 
     callback_token = result.callback_params["oauth_token"]
-    expectations: dict[str, dict[str, str]] = {
-        "/request_token": {"oauth_callback": ca.url + CALLBACK_PATH[kind]},
-        "/access_token": {
+    expectations: dict[tuple[str, str | None], dict[str, str]] = {
+        ("request_token", None): {"oauth_callback": ca.url + PREFIX[kind] + "/callback"},
+        ("access_token", None): {
             "oauth_token": callback_token,
             "oauth_verifier": result.callback_params["oauth_verifier"],
         },
-        "/api/me": {"oauth_token": body["token"]["oauth_token"]},
+        ("api", "me"): {"oauth_token": body["token"]["oauth_token"]},
     }
-    for path, expected in expectations.items():
-        recorded = p.state.last_request(path)
-        assert recorded is not None, path
+    for (endpoint, path), expected in expectations.items():
+        recorded = last(p, endpoint, path)
+        assert recorded.valid, (endpoint, "the provider verified the signature")
         location, params = _oauth_params(recorded)
         assert location == sig_type, (path, location)
         assert params["oauth_signature_method"] == method, path
@@ -251,9 +192,9 @@ def test_dance_with_every_signature_method_and_type(
         if sig_type == "body":
             assert recorded.headers.get("Content-Type", "").startswith("application/x-www-form-urlencoded")
     # Each endpoint was hit exactly once: nothing was retried or rejected.
-    assert p.state.hits["/request_token"] == 1
-    assert p.state.hits["/access_token"] == 1
-    assert p.state.hits["/api/me"] == 1
+    assert len(p.received("request_token")) == 1
+    assert len(p.received("access_token")) == 1
+    assert len(p.received("api", "me")) == 1
 
 
 # ------------------------------------------------------------------ PIN (oob) logins
@@ -281,11 +222,10 @@ def _pin_routes(app: Flask, oauth: OAuth) -> None:
         return jsonify(screen_name=token["screen_name"], current=oauth.demo.token is token)
 
 
-def _pin_start(browser: Browser, url: str, provider: Provider) -> str:
+def _pin_start(browser: Browser, url: str, provider: FakeProvider) -> str:
     resp = browser.get(url)
     assert resp.status_code == 302, resp.text
-    sent = provider.state.last_request("/request_token")
-    assert sent is not None
+    sent = last(provider, "request_token")
     assert sent.authorization is not None
     assert 'oauth_callback="oob"' in sent.authorization
     return str(resp.headers["Location"])
@@ -293,7 +233,7 @@ def _pin_start(browser: Browser, url: str, provider: Provider) -> str:
 
 @pytest.mark.parametrize("mode", VIEW_KINDS)
 def test_pin_login_completes_the_newest_pending_login(
-    mode: str, provider: Provider, client_app: ClientAppFactory
+    mode: str, provider: FakeProvider, client_app: ClientAppFactory
 ) -> None:
     ca = client_app(provider, _pin_routes)
     base = ca.url + PREFIX[mode] + "/pin"
@@ -303,19 +243,18 @@ def test_pin_login_completes_the_newest_pending_login(
         newer_token = query_of(newer)["oauth_token"]
         assert query_of(older)["oauth_token"] != newer_token
 
-        # The provider shows the PIN instead of redirecting.
+        # The provider shows the PIN instead of redirecting (oauthlib answers it form-encoded).
         shown = browser.get(with_query(newer, user="dave"))
         assert shown.status_code == 200, shown.text
-        assert shown.headers["content-type"].startswith("text/plain")
+        assert shown.headers["content-type"].startswith("application/x-www-form-urlencoded")
         fields = dict(parse_qsl(shown.text))
         assert fields["oauth_token"] == newer_token
 
         done = browser.get(base + "/finish", params={"pin": fields["oauth_verifier"]})
     assert done.status_code == 200, done.text
     assert done.json() == {"screen_name": "dave", "current": True}
-    assert provider.state.hits["/access_token"] == 1
-    exchange = provider.state.last_request("/access_token")
-    assert exchange is not None
+    assert len(provider.received("access_token")) == 1
+    exchange = last(provider, "access_token")
     assert exchange.authorization is not None
     assert f'oauth_token="{newer_token}"' in exchange.authorization
     assert f'oauth_verifier="{fields["oauth_verifier"]}"' in exchange.authorization
@@ -323,7 +262,7 @@ def test_pin_login_completes_the_newest_pending_login(
 
 @pytest.mark.parametrize("mode", VIEW_KINDS)
 def test_pin_without_a_pending_login_is_a_callback_token_error(
-    mode: str, provider: Provider, client_app: ClientAppFactory
+    mode: str, provider: FakeProvider, client_app: ClientAppFactory
 ) -> None:
     ca = client_app(provider, _pin_routes)
     with Browser() as browser:
@@ -332,7 +271,7 @@ def test_pin_without_a_pending_login_is_a_callback_token_error(
     (exc,) = ca.app.config["CAUGHT"]
     assert isinstance(exc, CallbackTokenError)
     assert exc.reason == "missing"
-    assert provider.state.hits["/access_token"] == 0
+    assert len(provider.received("access_token")) == 0
 
 
 # ------------------------------------------------------------------ lenient token answers
@@ -350,12 +289,12 @@ def test_pin_without_a_pending_login_is_a_callback_token_error(
 )
 @pytest.mark.parametrize("mode", VIEW_KINDS)
 def test_token_answer_with_stray_ampersands_is_accepted(
-    mode: str, answer: str, provider: Provider, client_app: ClientAppFactory
+    mode: str, answer: str, provider: FakeProvider, client_app: ClientAppFactory
 ) -> None:
-    provider.state.access_token_body = answer
+    provider.answer_next("access_token", answer)
     ca = client_app(provider, dance_routes)
     with Browser() as browser:
         result = browser.login_via(ca.url + PREFIX[mode] + "/login")
     assert result.response.status_code == 200, result.response.text
     assert result.response.json()["token"] == {"oauth_token": "a", "oauth_token_secret": "b"}
-    assert provider.state.hits["/access_token"] == 1
+    assert len(provider.received("access_token")) == 1

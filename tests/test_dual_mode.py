@@ -23,7 +23,8 @@ from werkzeug.exceptions import InternalServerError
 
 from flask_oauth1_async import NeverAwaitedWarning, OAuth, PendingCall
 from flask_oauth1_async._dual import in_event_loop
-from tests.conftest import ClientApp, ClientAppFactory, Provider
+from flask_oauth1_async.testing import FakeProvider
+from tests.conftest import ClientApp, ClientAppFactory
 from tests.support.views import WarningRecorder, token_from_headers, token_headers
 
 # Ways to use a PendingCall as if it were the response.
@@ -146,12 +147,12 @@ def _routes(app: Flask, oauth: OAuth) -> None:
         return jsonify(type=type(resp).__name__, user=resp.json()["user"])
 
 
-def _serve(client_app: ClientAppFactory, provider: Provider) -> ClientApp:
+def _serve(client_app: ClientAppFactory, provider: FakeProvider) -> ClientApp:
     return client_app(provider, _routes, fetch_token=token_from_headers)
 
 
-def _headers(provider: Provider, user: str = "alice") -> dict[str, str]:
-    tok = provider.token_for(user)
+def _headers(provider: FakeProvider, user: str = "alice") -> dict[str, str]:
+    tok = provider.issue_token(user)
     return {"X-Token": tok["oauth_token"], "X-Secret": tok["oauth_token_secret"]}
 
 
@@ -161,7 +162,7 @@ def _assert_names_fix(message: str, sync_name: str) -> None:
 
 
 def test_plain_call_in_async_view_returns_pending_call(
-    provider: Provider, client_app: ClientAppFactory, http: httpx.Client
+    provider: FakeProvider, client_app: ClientAppFactory, http: httpx.Client
 ) -> None:
     ca = _serve(client_app, provider)
     resp = http.get(ca.url + "/a/pending", headers=_headers(provider))
@@ -176,7 +177,7 @@ def test_plain_call_in_async_view_returns_pending_call(
 
 
 def test_plain_call_in_sync_view_returns_response(
-    provider: Provider, client_app: ClientAppFactory, http: httpx.Client
+    provider: FakeProvider, client_app: ClientAppFactory, http: httpx.Client
 ) -> None:
     ca = _serve(client_app, provider)
     resp = http.get(ca.url + "/s/plain", headers=_headers(provider))
@@ -185,7 +186,7 @@ def test_plain_call_in_sync_view_returns_response(
 
 @pytest.mark.parametrize("misuse", sorted(MISUSES))
 def test_using_pending_call_as_response_raises_type_error(
-    misuse: str, provider: Provider, client_app: ClientAppFactory, http: httpx.Client
+    misuse: str, provider: FakeProvider, client_app: ClientAppFactory, http: httpx.Client
 ) -> None:
     ca = _serve(client_app, provider)
     resp = http.get(ca.url + "/a/misuse/" + misuse, headers=_headers(provider))
@@ -193,11 +194,11 @@ def test_using_pending_call_as_response_raises_type_error(
     body = resp.json()
     assert body["type"] == "TypeError"
     _assert_names_fix(body["message"], "get_sync")
-    assert provider.state.hits["/api/me"] == 0  # nothing was sent
+    assert len(provider.received("api", "me")) == 0  # nothing was sent
 
 
 def test_misuse_message_names_the_right_sync_variant(
-    provider: Provider, client_app: ClientAppFactory, http: httpx.Client
+    provider: FakeProvider, client_app: ClientAppFactory, http: httpx.Client
 ) -> None:
     ca = _serve(client_app, provider)
     body = http.get(ca.url + "/a/misuse_post", headers=_headers(provider)).json()
@@ -206,7 +207,7 @@ def test_misuse_message_names_the_right_sync_variant(
 
 
 def test_returning_pending_call_from_view_raises_type_error(
-    provider: Provider, client_app: ClientAppFactory, http: httpx.Client
+    provider: FakeProvider, client_app: ClientAppFactory, http: httpx.Client
 ) -> None:
     ca = _serve(client_app, provider)
     resp = http.get(ca.url + "/a/return_pending", headers=_headers(provider))
@@ -216,7 +217,9 @@ def test_returning_pending_call_from_view_raises_type_error(
     _assert_names_fix(body["message"], "get_sync")
 
 
-def test_never_awaited_warning_in_view(provider: Provider, client_app: ClientAppFactory, http: httpx.Client) -> None:
+def test_never_awaited_warning_in_view(
+    provider: FakeProvider, client_app: ClientAppFactory, http: httpx.Client
+) -> None:
     ca = _serve(client_app, provider)
 
     def request_then_collect() -> httpx.Response:
@@ -231,12 +234,12 @@ def test_never_awaited_warning_in_view(provider: Provider, client_app: ClientApp
     assert len(messages) == 1
     assert "never awaited" in messages[0]
     _assert_names_fix(messages[0], "get_sync")
-    assert provider.state.hits["/api/me"] == 0
+    assert len(provider.received("api", "me")) == 0
 
 
-def test_never_awaited_warning_in_test_loop(provider: Provider, client_app: ClientAppFactory) -> None:
+def test_never_awaited_warning_in_test_loop(provider: FakeProvider, client_app: ClientAppFactory) -> None:
     ca = _serve(client_app, provider)
-    tok = provider.token_for("alice")
+    tok = provider.issue_token("alice")
 
     async def drop_it() -> None:
         ca.oauth.demo.delete("echo", token=tok)
@@ -248,22 +251,22 @@ def test_never_awaited_warning_in_test_loop(provider: Provider, client_app: Clie
 
     with pytest.warns(NeverAwaitedWarning, match="delete_sync"):
         run_then_collect()
-    assert provider.state.hits["/api/echo"] == 0
+    assert len(provider.received("api", "echo")) == 0
 
 
 def test_awaiting_twice_raises_runtime_error(
-    provider: Provider, client_app: ClientAppFactory, http: httpx.Client
+    provider: FakeProvider, client_app: ClientAppFactory, http: httpx.Client
 ) -> None:
     ca = _serve(client_app, provider)
     body = http.get(ca.url + "/a/twice", headers=_headers(provider)).json()
     assert body["user"] == "alice"
     assert body["second"] == "RuntimeError"
     assert "already awaited" in body["message"]
-    assert provider.state.hits["/api/me"] == 1
+    assert len(provider.received("api", "me")) == 1
 
 
 def test_sync_helper_via_sync_to_async_gets_real_response(
-    provider: Provider, client_app: ClientAppFactory, http: httpx.Client
+    provider: FakeProvider, client_app: ClientAppFactory, http: httpx.Client
 ) -> None:
     ca = _serve(client_app, provider)
     resp = http.get(ca.url + "/a/helper", headers=_headers(provider))
@@ -276,14 +279,14 @@ def test_sync_helper_via_sync_to_async_gets_real_response(
         assert body[key]["thread"] != body["view_thread"]
 
 
-def test_get_sync_inside_async_view(provider: Provider, client_app: ClientAppFactory, http: httpx.Client) -> None:
+def test_get_sync_inside_async_view(provider: FakeProvider, client_app: ClientAppFactory, http: httpx.Client) -> None:
     ca = _serve(client_app, provider)
     body = http.get(ca.url + "/a/get_sync", headers=_headers(provider)).json()
     assert body == {"type": "Response", "user": "alice", "echoed": {"k": 1}}
 
 
 def test_get_async_inside_sync_view_via_asyncio_run(
-    provider: Provider, client_app: ClientAppFactory, http: httpx.Client
+    provider: FakeProvider, client_app: ClientAppFactory, http: httpx.Client
 ) -> None:
     ca = _serve(client_app, provider)
     resp = http.get(ca.url + "/s/get_async", headers=_headers(provider))
@@ -291,9 +294,9 @@ def test_get_async_inside_sync_view_via_asyncio_run(
     assert resp.json() == {"loop_before": False, "types": ["Response", "Response"], "users": ["alice", "alice"]}
 
 
-def test_outside_flask_views_with_test_request_context(provider: Provider, client_app: ClientAppFactory) -> None:
+def test_outside_flask_views_with_test_request_context(provider: FakeProvider, client_app: ClientAppFactory) -> None:
     ca = _serve(client_app, provider)
-    tok = provider.token_for("dave")
+    tok = provider.issue_token("dave")
     with ca.app.test_request_context():
         plain = ca.oauth.demo.get("me", token=tok)
         assert isinstance(plain, httpx.Response)
@@ -367,10 +370,10 @@ def _task_routes(app: Flask, oauth: OAuth) -> None:
 
 
 def test_create_task_and_ensure_future_accept_pending_calls(
-    provider: Provider, client_app: ClientAppFactory, http: httpx.Client
+    provider: FakeProvider, client_app: ClientAppFactory, http: httpx.Client
 ) -> None:
     ca = client_app(provider, _task_routes, fetch_token=token_from_headers)
-    resp = http.get(ca.url + "/a/create_task", headers=token_headers(provider.token_for("alice")))
+    resp = http.get(ca.url + "/a/create_task", headers=token_headers(provider.issue_token("alice")))
     assert resp.status_code == 200, resp.text
     assert resp.json() == {
         "task_repr_ok": True,
@@ -381,14 +384,16 @@ def test_create_task_and_ensure_future_accept_pending_calls(
         "doomed": "cancelled",
         "warnings": [],
     }
-    hits = provider.state.hits
-    assert (hits["/api/me"], hits["/api/echo"], hits["/api/text"]) == (2, 1, 1)  # the cancelled task sent nothing
+    hits = tuple(len(provider.received("api", path)) for path in ("me", "echo", "text"))
+    assert hits == (2, 1, 1)  # the cancelled task sent nothing
 
 
 @pytest.mark.skipif(sys.version_info < (3, 11), reason="asyncio.TaskGroup is new in Python 3.11")
-def test_task_group_accepts_pending_calls(provider: Provider, client_app: ClientAppFactory, http: httpx.Client) -> None:
+def test_task_group_accepts_pending_calls(
+    provider: FakeProvider, client_app: ClientAppFactory, http: httpx.Client
+) -> None:
     ca = client_app(provider, _task_routes, fetch_token=token_from_headers)
-    resp = http.get(ca.url + "/a/task_group", headers=token_headers(provider.token_for("bob")))
+    resp = http.get(ca.url + "/a/task_group", headers=token_headers(provider.issue_token("bob")))
     assert resp.status_code == 200, resp.text
     assert resp.json() == {
         "types": ["Response", "Response"],
@@ -400,12 +405,12 @@ def test_task_group_accepts_pending_calls(provider: Provider, client_app: Client
 
 
 def test_warning_recorder_sees_a_dropped_pending_call(
-    provider: Provider, client_app: ClientAppFactory, http: httpx.Client
+    provider: FakeProvider, client_app: ClientAppFactory, http: httpx.Client
 ) -> None:
     """Control: the "no warnings" checks above would see a NeverAwaitedWarning."""
     ca = client_app(provider, _task_routes, fetch_token=token_from_headers)
-    resp = http.get(ca.url + "/a/dropped", headers=token_headers(provider.token_for("alice")))
+    resp = http.get(ca.url + "/a/dropped", headers=token_headers(provider.issue_token("alice")))
     assert resp.status_code == 200, resp.text
     (message,) = resp.json()["warnings"]
     assert message.startswith(NeverAwaitedWarning.__name__)
-    assert provider.state.hits["/api/me"] == 0
+    assert len(provider.received("api", "me")) == 0

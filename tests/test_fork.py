@@ -32,7 +32,8 @@ from flask import Flask, Response, jsonify, request, url_for
 from flask_oauth1_async import OAuth
 from flask_oauth1_async._loop_thread import loop_thread
 from flask_oauth1_async.registry import EXTENSION_KEY
-from tests.conftest import Provider
+from flask_oauth1_async.testing import FakeProvider
+from tests.support.fake import register_settings
 from tests.support.views import remote_state, with_query
 
 
@@ -103,20 +104,20 @@ def _run_in_child(
 
 
 @pytest.fixture
-def fork_app(provider: Provider) -> Iterator[tuple[Flask, OAuth]]:
+def fork_app(provider: FakeProvider) -> Iterator[tuple[Flask, OAuth]]:
     """A client app driven in-process (``test_client``): a forked child cannot use the parent's server threads."""
     app = Flask("fork-app")
     app.secret_key = "fork-secret"
     oauth = OAuth(app)
-    oauth.register("demo", **provider.settings())
-    oauth.register("other", **provider.settings())
+    oauth.register("demo", **register_settings(provider))
+    oauth.register("other", **register_settings(provider))
 
-    @app.route("/login")
-    def login() -> Any:
-        return oauth.demo.authorize_redirect(url_for("callback", _external=True))
+    @app.route("/s/login")
+    def s_login() -> Any:
+        return oauth.demo.authorize_redirect(url_for("s_callback", _external=True))
 
-    @app.route("/callback")
-    def callback() -> Response:
+    @app.route("/s/callback")
+    def s_callback() -> Response:
         return jsonify(user=oauth.demo.authorize_access_token()["screen_name"])
 
     @app.route("/ame")
@@ -133,7 +134,7 @@ def fork_app(provider: Provider) -> Iterator[tuple[Flask, OAuth]]:
 def _login_in_process(app: Flask) -> str:
     """Play a login against *app* (its test client) and the real provider; return the screen name."""
     client = app.test_client()
-    start = client.get("/login")
+    start = client.get("/s/login")
     assert start.status_code == 302, start.text
     with httpx.Client(trust_env=False, timeout=10) as browser:
         consent = browser.get(with_query(start.headers["Location"], user="alice"))
@@ -146,10 +147,10 @@ def _login_in_process(app: Flask) -> str:
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork() is POSIX only")
 def test_child_can_call_after_a_fork_taken_while_locks_were_held(
-    fork_app: tuple[Flask, OAuth], provider: Provider
+    fork_app: tuple[Flask, OAuth], provider: FakeProvider
 ) -> None:
     app, oauth = fork_app
-    alice = provider.token_for("alice")
+    alice = provider.issue_token("alice")
     ame = f"/ame?t={alice['oauth_token']}&s={alice['oauth_token_secret']}"
     with app.app_context():  # the parent has both clients and the loop thread
         assert oauth.demo.get_sync("me", token=alice).json()["user"] == "alice"
@@ -170,8 +171,8 @@ def test_child_can_call_after_a_fork_taken_while_locks_were_held(
     assert report.get("error") is None, report
     assert (report["sync"], report["async"], report["login"]) == ("alice", "alice", "alice")
     assert report["pid"] != os.getpid()
-    assert provider.state.hits["/api/me"] == 4
-    assert provider.state.hits["/access_token"] == 1
+    assert len(provider.received("api", "me")) == 4
+    assert len(provider.received("access_token")) == 1
     with app.app_context():  # the parent's clients are untouched
         assert oauth.demo.get_sync("me", token=alice).json()["user"] == "alice"
 
@@ -179,10 +180,10 @@ def test_child_can_call_after_a_fork_taken_while_locks_were_held(
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork() is POSIX only")
 @pytest.mark.parametrize("which", ["app-state-lock", "replay-guard-lock"])
 def test_child_can_call_after_a_fork_taken_while_other_locks_were_held(
-    which: str, fork_app: tuple[Flask, OAuth], provider: Provider
+    which: str, fork_app: tuple[Flask, OAuth], provider: FakeProvider
 ) -> None:
     app, oauth = fork_app
-    alice = provider.token_for("alice")
+    alice = provider.issue_token("alice")
     with app.app_context():
         assert oauth.demo.get_sync("me", token=alice).json()["user"] == "alice"
 

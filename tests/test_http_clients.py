@@ -25,12 +25,10 @@ import pytest
 from flask import Flask, Response, jsonify, request
 
 from flask_oauth1_async import ConfigurationError, OAuth
-from tests.conftest import ClientAppFactory, Provider
+from flask_oauth1_async.testing import FakeProvider
+from tests.conftest import ClientAppFactory
 from tests.support.side_server import SideServer
-from tests.support.views import PREFIX, catch_oauth_errors, token_from_headers, token_headers
-
-MODES = ("sync", "async")
-
+from tests.support.views import PREFIX, VIEW_KINDS, catch_oauth_errors, token_from_headers, token_headers
 
 # ------------------------------------------------------------------ response cookies
 
@@ -58,11 +56,16 @@ def test_side_server_cookie_is_storable_by_a_plain_client(side: SideServer) -> N
 
 
 @pytest.mark.parametrize("configured", [False, True], ids=["no-client-cookies", "client-cookies"])
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", VIEW_KINDS)
 def test_shared_client_never_stores_response_cookies(
-    mode: str, configured: bool, provider: Provider, client_app: ClientAppFactory, side: SideServer, http: httpx.Client
+    mode: str,
+    configured: bool,
+    provider: FakeProvider,
+    client_app: ClientAppFactory,
+    side: SideServer,
+    http: httpx.Client,
 ) -> None:
-    tokens = {user: provider.token_for(user) for user in ("alice", "bob")}
+    tokens = {user: provider.issue_token(user) for user in ("alice", "bob")}
     register: dict[str, Any] = {}
     if configured:
         register["client_kwargs"] = {"cookies": {"static": "1"}}
@@ -118,13 +121,12 @@ def _hook_routes(app: Flask, oauth: OAuth) -> None:
         return jsonify(user=(await oauth.demo.get("me")).json()["user"])
 
 
-def _hook_header(provider: Provider, index: int) -> str | None:
-    requests = [r for r in provider.state.requests if r.path == "/api/me"]
-    return requests[index].headers.get("X-Hook")
+def _hook_header(provider: FakeProvider, index: int) -> str | None:
+    return provider.received("api", "me")[index].headers.get("X-Hook")
 
 
 def test_sync_event_hooks_run_in_sync_and_async_calls(
-    provider: Provider, client_app: ClientAppFactory, http: httpx.Client
+    provider: FakeProvider, client_app: ClientAppFactory, http: httpx.Client
 ) -> None:
     log = HookLog()
 
@@ -137,8 +139,8 @@ def test_sync_event_hooks_run_in_sync_and_async_calls(
 
     hooks = {"request": [on_request], "response": [on_response]}
     ca = client_app(provider, _hook_routes, fetch_token=token_from_headers, client_kwargs={"event_hooks": hooks})
-    headers = token_headers(provider.token_for("alice"))
-    for mode in MODES:
+    headers = token_headers(provider.issue_token("alice"))
+    for mode in VIEW_KINDS:
         resp = http.get(ca.url + PREFIX[mode] + "/me", headers=headers)
         assert resp.status_code == 200, resp.text
         assert resp.json() == {"user": "alice"}
@@ -147,7 +149,7 @@ def test_sync_event_hooks_run_in_sync_and_async_calls(
 
 
 def test_async_hook_in_event_hooks_is_refused_for_blocking_calls(
-    provider: Provider, client_app: ClientAppFactory, http: httpx.Client
+    provider: FakeProvider, client_app: ClientAppFactory, http: httpx.Client
 ) -> None:
     log = HookLog()
 
@@ -162,14 +164,14 @@ def test_async_hook_in_event_hooks_is_refused_for_blocking_calls(
         fetch_token=token_from_headers,
         client_kwargs={"event_hooks": {"request": [on_request]}},
     )
-    headers = token_headers(provider.token_for("alice"))
+    headers = token_headers(provider.issue_token("alice"))
     for _ in range(2):  # refused every time, not only when the client is first built
         resp = http.get(ca.url + "/s/me", headers=headers)
         assert resp.status_code == 418, resp.text
         assert resp.json()["error"] == "ConfigurationError"
         assert "async_event_hooks" in resp.json()["message"]
     assert all(isinstance(e, ConfigurationError) for e in ca.app.config["CAUGHT"])
-    assert provider.state.hits["/api/me"] == 0
+    assert len(provider.received("api", "me")) == 0
     assert log.entries == []
     # Awaited calls run it.
     resp = http.get(ca.url + "/a/me", headers=headers)
@@ -179,7 +181,7 @@ def test_async_hook_in_event_hooks_is_refused_for_blocking_calls(
 
 
 def test_async_event_hooks_replace_event_hooks_for_awaited_calls(
-    provider: Provider, client_app: ClientAppFactory, http: httpx.Client
+    provider: FakeProvider, client_app: ClientAppFactory, http: httpx.Client
 ) -> None:
     log = HookLog()
 
@@ -198,7 +200,7 @@ def test_async_event_hooks_replace_event_hooks_for_awaited_calls(
         fetch_token=token_from_headers,
         client_kwargs={"event_hooks": {"request": [sync_hook]}, "async_event_hooks": {"request": [async_hook]}},
     )
-    headers = token_headers(provider.token_for("alice"))
+    headers = token_headers(provider.issue_token("alice"))
     for mode in ("sync", "async", "sync", "async"):
         resp = http.get(ca.url + PREFIX[mode] + "/me", headers=headers)
         assert resp.status_code == 200, resp.text

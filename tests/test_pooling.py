@@ -34,12 +34,13 @@ import flask_oauth1_async._tls as tls_mod
 from flask_oauth1_async import OAuth, TransportError
 from flask_oauth1_async._loop_thread import loop_thread
 from flask_oauth1_async._tls import default_ssl_context
-from tests.conftest import ClientApp, ClientAppFactory, Provider
+from flask_oauth1_async.testing import FakeProvider
+from tests.conftest import ClientApp, ClientAppFactory
+from tests.support.fake import register_settings
 from tests.support.side_server import SideServer
-from tests.support.views import PREFIX, remote_state
+from tests.support.views import PREFIX, VIEW_KINDS, remote_state
 
 N_CALLS = 100
-MODES = ("sync", "async")
 
 
 def _ids() -> dict[str, int]:
@@ -70,57 +71,58 @@ def _routes(app: Flask, oauth: OAuth) -> None:
         return jsonify(user=resp.json()["user"])
 
 
-def _serve(client_app: ClientAppFactory, provider: Provider, user: str = "alice") -> ClientApp:
-    tok = provider.token_for(user)
+def _serve(client_app: ClientAppFactory, provider: FakeProvider, user: str = "alice") -> ClientApp:
+    tok = provider.issue_token(user)
     return client_app(provider, _routes, oauth_kwargs={"fetch_token": lambda name: tok})
 
 
 # ------------------------------------------------------------------ connection counts
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", VIEW_KINDS)
 def test_one_call_per_request_reuses_tls_connection(
-    mode: str, provider_tls: Provider, client_app: ClientAppFactory, http: httpx.Client
+    mode: str, provider_tls: FakeProvider, client_app: ClientAppFactory, http: httpx.Client
 ) -> None:
     ca = _serve(client_app, provider_tls)
     url = f"{ca.url}/{mode[0]}/me"
     warm = http.get(url)  # opens the pooled connection
     assert warm.json()["users"] == ["alice"]
-    provider_tls.server.reset_counters()
+    provider_tls.reset_counters()
+    before = len(provider_tls.received("api", "me"))
     client_ids = set()
     for _ in range(N_CALLS):
         resp = http.get(url)
         assert resp.status_code == 200, resp.text
         assert resp.json()["users"] == ["alice"]
         client_ids.add(resp.json()[f"{mode}_client"])
-    new_connections = provider_tls.server.connections
-    served = len([r for r in provider_tls.server.requests if r.target.startswith("/api/me")])
+    new_connections = provider_tls.connections
+    served = len(provider_tls.received("api", "me")) - before
     print(f"\n[pooling] {mode} views, {N_CALLS} requests x 1 call over HTTPS: {new_connections} new TCP connections")
     assert served == N_CALLS
     assert new_connections < 2
     assert len(client_ids) == 1  # the same client object served every request
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", VIEW_KINDS)
 def test_many_calls_in_one_request_reuse_tls_connection(
-    mode: str, provider_tls: Provider, client_app: ClientAppFactory, http: httpx.Client
+    mode: str, provider_tls: FakeProvider, client_app: ClientAppFactory, http: httpx.Client
 ) -> None:
     ca = _serve(client_app, provider_tls)
     url = f"{ca.url}/{mode[0]}/me"
     http.get(url)
-    provider_tls.server.reset_counters()
-    provider_tls.state.reset_counters()
+    provider_tls.reset_counters()
+    before = len(provider_tls.received("api", "me"))
     resp = http.get(url, params={"n": N_CALLS})
     assert resp.status_code == 200, resp.text
     assert resp.json()["users"] == ["alice"] * N_CALLS
-    new_connections = provider_tls.server.connections
+    new_connections = provider_tls.connections
     print(f"\n[pooling] {mode} view, 1 request x {N_CALLS} calls over HTTPS: {new_connections} new TCP connections")
     assert new_connections < 2
-    assert provider_tls.state.hits["/api/me"] == N_CALLS
+    assert len(provider_tls.received("api", "me")) - before == N_CALLS
 
 
 def test_clients_are_shared_across_requests(
-    provider_tls: Provider, client_app: ClientAppFactory, http: httpx.Client
+    provider_tls: FakeProvider, client_app: ClientAppFactory, http: httpx.Client
 ) -> None:
     ca = _serve(client_app, provider_tls)
     seen = [http.get(f"{ca.url}/{m}/me").json() for m in ("s", "a", "s", "a")]
@@ -135,7 +137,7 @@ def test_clients_are_shared_across_requests(
 
 
 def test_clients_closed_underneath_are_replaced(
-    provider_tls: Provider, client_app: ClientAppFactory, http: httpx.Client
+    provider_tls: FakeProvider, client_app: ClientAppFactory, http: httpx.Client
 ) -> None:
     # Someone closes the pooled clients (a teardown hook, a library shutting
     # down its clients): the next call gets new ones instead of httpx's
@@ -155,7 +157,7 @@ def test_clients_closed_underneath_are_replaced(
     assert not state.sync_client().is_closed
 
 
-def test_ssl_context_is_built_once(monkeypatch: pytest.MonkeyPatch, provider: Provider) -> None:
+def test_ssl_context_is_built_once(monkeypatch: pytest.MonkeyPatch, provider: FakeProvider) -> None:
     """Several apps x several remotes x (sync + async clients): one CA-bundle load."""
     monkeypatch.setattr(tls_mod, "_shared", None)
     built: list[Any] = []
@@ -179,7 +181,7 @@ def test_ssl_context_is_built_once(monkeypatch: pytest.MonkeyPatch, provider: Pr
 
     monkeypatch.setattr(httpx_default, "create_ssl_context", recording_transport_create)
 
-    tok = provider.token_for("alice")
+    tok = provider.issue_token("alice")
     registries = []
     for i in range(3):
         app = Flask(f"ssl-count-{i}")
@@ -187,7 +189,7 @@ def test_ssl_context_is_built_once(monkeypatch: pytest.MonkeyPatch, provider: Pr
         oauth = OAuth(app)
         registries.append(oauth)
         for name in ("one", "two"):
-            settings = provider.settings()
+            settings = register_settings(provider)
             settings.pop("client_kwargs", None)  # default verification
             oauth.register(name, **settings)
         with app.test_request_context():
@@ -214,7 +216,7 @@ def test_ssl_context_is_built_once(monkeypatch: pytest.MonkeyPatch, provider: Pr
 
 
 def test_close_then_call_recreates_clients(
-    provider: Provider, client_app: ClientAppFactory, http: httpx.Client
+    provider: FakeProvider, client_app: ClientAppFactory, http: httpx.Client
 ) -> None:
     ca = _serve(client_app, provider)
     assert http.get(ca.url + "/s/me").json()["users"] == ["alice"]
@@ -238,7 +240,7 @@ def test_close_then_call_recreates_clients(
     assert not new_async.is_closed
 
 
-def test_aclose_inside_async_view(provider: Provider, client_app: ClientAppFactory, http: httpx.Client) -> None:
+def test_aclose_inside_async_view(provider: FakeProvider, client_app: ClientAppFactory, http: httpx.Client) -> None:
     ca = _serve(client_app, provider)
     assert http.get(ca.url + "/s/me").json()["users"] == ["alice"]
     assert http.get(ca.url + "/a/me").json()["users"] == ["alice"]
@@ -261,7 +263,7 @@ def test_aclose_inside_async_view(provider: Provider, client_app: ClientAppFacto
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="POSIX only")
 def test_fork_child_gets_fresh_clients_and_loop(
-    provider: Provider, client_app: ClientAppFactory, http: httpx.Client
+    provider: FakeProvider, client_app: ClientAppFactory, http: httpx.Client
 ) -> None:
     ca = _serve(client_app, provider)
     # The parent has live clients, pooled connections and a running loop thread.
@@ -270,8 +272,8 @@ def test_fork_child_gets_fresh_clients_and_loop(
     state = remote_state(ca.app)
     parent_sync, parent_async = state.sync_client(), state.async_client(loop_thread.home())
     parent_loop = loop_thread.get_loop()
-    tok = provider.token_for("erin")
-    hits_before = provider.state.hits["/api/me"]
+    tok = provider.issue_token("erin")
+    hits_before = len(provider.received("api", "me"))
 
     def child() -> int:
         with ca.app.test_request_context():
@@ -307,17 +309,17 @@ def test_fork_child_gets_fresh_clients_and_loop(
     _, status = os.waitpid(pid, 0)
     exit_code = os.waitstatus_to_exitcode(status)
     assert exit_code == 0, f"fork child failed with exit code {exit_code}"
-    assert provider.state.hits["/api/me"] == hits_before + 2  # the child's two calls reached the provider
+    assert len(provider.received("api", "me")) == hits_before + 2  # the child's two calls reached the provider
 
     # The parent's clients, loop and pooled connections are untouched and still work.
     assert state.sync_client() is parent_sync
     assert state.async_client(loop_thread.home()) is parent_async
     assert loop_thread.get_loop() is parent_loop
-    provider.server.reset_counters()
+    provider.reset_counters()
     assert http.get(ca.url + "/s/me").json()["users"] == ["alice"]
     assert http.get(ca.url + "/a/me").json()["users"] == ["alice"]
-    print(f"\n[fork] parent's calls after the child exited opened {provider.server.connections} new connections")
-    assert provider.server.connections == 0
+    print(f"\n[fork] parent's calls after the child exited opened {provider.connections} new connections")
+    assert provider.connections == 0
 
 
 # ------------------------------------------------------------------ re-registering while a call is in flight
@@ -355,11 +357,12 @@ def _reregister_routes(side_url: str) -> Callable[[Flask, OAuth], None]:
     return setup
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", VIEW_KINDS)
 def test_reregister_waits_for_the_call_in_flight(
-    mode: str, provider: Provider, client_app: ClientAppFactory, side: SideServer, http: httpx.Client
+    mode: str, provider: FakeProvider, client_app: ClientAppFactory, side: SideServer, http: httpx.Client
 ) -> None:
-    alice = provider.token_for("alice")
+    alice = provider.issue_token("alice")
+    provider.respond("path/me", handler=lambda call: {"user": call.user, "path": "me"})
     ca = client_app(provider, _reregister_routes(side.url), oauth_kwargs={"fetch_token": lambda name: alice})
     base = ca.url + PREFIX[mode]
 
@@ -379,7 +382,7 @@ def test_reregister_waits_for_the_call_in_flight(
             assert not old_client.is_closed
 
             # Generation 2 while the call is held: "me" now resolves to /api/path/me.
-            ca.oauth.register("demo", **provider.settings(api_base_url=provider.url + "/api/path/"))
+            ca.oauth.register("demo", **register_settings(provider, api_base_url=provider.url + "/api/path/"))
             resp = http.get(base + "/me")
             assert resp.status_code == 200, resp.text
             assert resp.json() == {"user": "alice", "path": "me"}, "the new settings are used at once"
@@ -402,8 +405,8 @@ def test_reregister_waits_for_the_call_in_flight(
     # And later calls keep using generation 2.
     assert http.get(base + "/me").json() == {"user": "alice", "path": "me"}
     assert remote_state(ca.app) is new
-    assert provider.state.hits["/api/me"] == 1
-    assert provider.state.hits["/api/path/me"] == 2
+    assert len(provider.received("api", "me")) == 1
+    assert len(provider.received("api", "path/me")) == 2
 
 
 def test_a_loop_that_is_shutting_down_is_never_handed_out() -> None:

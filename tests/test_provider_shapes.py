@@ -17,18 +17,24 @@ Shapes covered, each in a ``def`` and an ``async def`` view:
 * multipart uploads with signed text fields (Flickr);
 * E*TRADE's authorize URL (``?key=<consumer key>&token=<request token>``);
 * legacy OAuth 1.0 providers that send no ``oauth_verifier`` (TripIt);
-* redirects re-signed hop by hop, never signed for another host;
-* clock skew: a timestamp offset, and the error that explains a refusal;
-* rate limits: the typed error with ``Retry-After``, and the opt-in retry
-  policy signing every attempt with a fresh nonce.
+* redirects re-signed hop by hop, never signed for another host.
+
+Two behaviours every provider may show run against the suite's fake provider
+(:class:`flask_oauth1_async.testing.FakeProvider`, ``provider`` of
+``tests/conftest.py``) and its controls instead:
+
+* clock skew (``set_clock_offset``): a timestamp offset, and the error that
+  explains a refusal;
+* rate limits (``fail_next`` with ``Retry-After``): the typed error, and the
+  opt-in retry policy signing every attempt with a fresh nonce.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,11 +51,13 @@ from flask_oauth1_async import (
     RateLimitedError,
     RetryPolicy,
 )
+from flask_oauth1_async.testing import FakeProvider
+from tests.support.fake import register_settings
 from tests.support.servers import ServerThread, TLSMaterial, make_tls
+from tests.support.views import PREFIX, VIEW_KINDS
 
 CONSUMER_KEY = "shapesConsumerKey2024abc"  # oauthlib's default format: 20-30 letters and digits
 CONSUMER_SECRET = "shapesConsumerSecret"
-VIEW_KINDS = ("sync", "async")
 
 
 class TwoLeggedValidator(RequestValidator):
@@ -84,9 +92,6 @@ class ShapesState:
 
     nonces: set[tuple[str, str]] = field(default_factory=set)
     seen: list[dict[str, Any]] = field(default_factory=list)
-    limited_left: int = 0
-    retry_after: str = "0"
-    clock_offset: int = 0
 
 
 @dataclass
@@ -169,29 +174,6 @@ def create_shapes_provider() -> tuple[Flask, ShapesState]:
         ok, _ = verified()
         return Response(status=302 if ok else 401, headers={"Location": request.args["to"]})
 
-    @app.get("/limited")
-    def limited() -> Response:
-        ok, _ = verified()
-        if not ok:
-            return Response("oauth_problem=signature_invalid", status=401)
-        if state.limited_left > 0:
-            state.limited_left -= 1
-            return Response("rate limited", status=429, headers={"Retry-After": state.retry_after})
-        return jsonify(ok=True)
-
-    @app.post("/limited/request_token")
-    def limited_request_token() -> Response:
-        return Response("too many", status=429, headers={"Retry-After": "7"})
-
-    @app.post("/skew/request_token")
-    def skewed_request_token() -> Response:
-        their_now = int(time.time()) + state.clock_offset
-        stamp = int(_oauth_fields().get("oauth_timestamp", "0"))
-        if abs(stamp - their_now) > 300:
-            body = f"oauth_problem=timestamp_refused&oauth_acceptable_timestamps={their_now - 300}-{their_now + 300}"
-            return Response(body, status=401, content_type="application/x-www-form-urlencoded")
-        return Response("oauth_token=rt&oauth_token_secret=rs&oauth_callback_confirmed=true")
-
     @app.post("/etrade/request_token")
     def etrade_request_token() -> Response:
         return Response("oauth_token=etrade%2Frt&oauth_token_secret=rs&oauth_callback_confirmed=true")
@@ -251,9 +233,6 @@ def _shapes_server() -> Iterator[Shapes]:
 def shapes(_shapes_server: Shapes) -> Shapes:
     state = _shapes_server.state
     state.seen.clear()
-    state.limited_left = 0
-    state.retry_after = "0"
-    state.clock_offset = 0
     return _shapes_server
 
 
@@ -402,25 +381,21 @@ def test_legacy_provider_without_a_verifier(kind: str, shapes: Shapes) -> None:
         require_callback_confirmed=False,
     )
 
-    @app.get("/login")
-    def login() -> Any:
-        return remote.authorize_redirect_sync("/callback")
+    @app.get("/s/login")
+    def s_login() -> Any:
+        return remote.authorize_redirect_sync(PREFIX[kind] + "/callback")
 
-    if kind == "sync":
+    @app.get("/s/callback")
+    def s_callback() -> Any:
+        return dict(remote.authorize_access_token_sync())
 
-        @app.get("/callback")
-        def callback() -> Any:
-            return dict(remote.authorize_access_token_sync())
-
-    else:
-
-        @app.get("/callback")
-        async def callback() -> Any:
-            return dict(await remote.authorize_access_token_async())
+    @app.get("/a/callback")
+    async def a_callback() -> Any:
+        return dict(await remote.authorize_access_token_async())
 
     client = app.test_client()
-    assert client.get("/login").status_code == 302
-    response = client.get("/callback?oauth_token=legacyrt")  # TripIt-style: no oauth_verifier
+    assert client.get("/s/login").status_code == 302
+    response = client.get(PREFIX[kind] + "/callback?oauth_token=legacyrt")  # TripIt-style: no oauth_verifier
     assert response.status_code == 200, response.get_data(as_text=True)
     assert response.get_json()["user"] == "tripper"
     (exchange,) = [s for s in shapes.state.seen if s["path"] == "/legacy/access_token"]
@@ -465,20 +440,20 @@ def test_redirect_to_another_host_is_never_signed(kind: str, shapes: Shapes) -> 
     assert "oauth_" not in response.json()["query"]
 
 
-# ------------------------------------------------------------------ clock skew
+# ------------------------------------------------------------------ clock skew (the fake provider's clock)
 
 
-def test_timestamp_refusal_explains_the_offset(shapes: Shapes) -> None:
-    shapes.state.clock_offset = 3600  # the provider's clock is an hour ahead
+def _at_fake(provider: FakeProvider, oauth: OAuth, name: str = "fake", **settings: Any) -> Any:
+    """Register *name* at the suite's fake provider (:class:`flask_oauth1_async.testing.FakeProvider`)."""
+    return oauth.register(name, **register_settings(provider, **settings))
+
+
+def test_timestamp_refusal_explains_the_offset(provider: FakeProvider) -> None:
+    provider.set_clock_offset(3600)  # the provider's clock is an hour ahead
     app, oauth = _app()
-    urls = {
-        "request_token_url": shapes.url + "/skew/request_token",
-        "authorize_url": shapes.url + "/skew/authorize",
-        "access_token_url": shapes.url + "/skew/access_token",
-    }
-    remote = shapes.register(oauth, **urls)
-    with app.test_request_context("/login"), pytest.raises(ProviderHTTPError) as info:
-        remote.authorize_redirect_sync("/callback")
+    remote = _at_fake(provider, oauth)
+    with app.test_request_context("/s/login"), pytest.raises(ProviderHTTPError) as info:
+        remote.authorize_redirect_sync("/s/callback")
     assert info.value.oauth_problem == "timestamp_refused"
     assert "timestamp_offset" in str(info.value)
     assert "oauth_timestamp%3D" in info.value.base_string  # the base string we signed, for comparison
@@ -486,42 +461,39 @@ def test_timestamp_refusal_explains_the_offset(shapes: Shapes) -> None:
     assert abs(suggested - 3600) <= 5
 
     app2, oauth2 = _app()
-    remote = shapes.register(oauth2, client_kwargs={"timestamp_offset": suggested}, **urls)
-    with app2.test_request_context("/login"):
-        assert remote.authorize_redirect_sync("/callback").status_code == 302
+    remote = _at_fake(provider, oauth2, client_kwargs={"timestamp_offset": suggested})
+    with app2.test_request_context("/s/login"):
+        assert remote.authorize_redirect_sync("/s/callback").status_code == 302
+    assert [c.status for c in provider.received("request_token")] == [401, 200]
 
 
-# ------------------------------------------------------------------ rate limits
+# ------------------------------------------------------------------ rate limits (the fake provider's 429s)
 
 
 @pytest.mark.parametrize("kind", VIEW_KINDS)
-def test_token_endpoint_rate_limit_is_typed_and_answered_503(kind: str, shapes: Shapes) -> None:
+def test_token_endpoint_rate_limit_is_typed_and_answered_503(kind: str, provider: FakeProvider) -> None:
+    provider.fail_next("request_token", 429, body="too many", headers={"Retry-After": "7"})
     app, oauth = _app()
-    remote = shapes.register(
-        oauth,
-        request_token_url=shapes.url + "/limited/request_token",
-        authorize_url=shapes.url + "/authorize",
-        access_token_url=shapes.url + "/access_token",
-    )
+    remote = _at_fake(provider, oauth)
     caught: list[BaseException] = []
 
-    @app.get("/login")
-    def login() -> Any:
+    @app.get("/s/login")
+    def s_login() -> Any:
         try:
-            return remote.authorize_redirect_sync("/callback")
+            return remote.authorize_redirect_sync("/s/callback")
         except RateLimitedError as exc:
             caught.append(exc)
             raise
 
-    @app.get("/alogin")
-    async def alogin() -> Any:
+    @app.get("/a/login")
+    async def a_login() -> Any:
         try:
-            return await remote.authorize_redirect_async("/callback")
+            return await remote.authorize_redirect_async("/a/callback")
         except RateLimitedError as exc:
             caught.append(exc)
             raise
 
-    response = app.test_client().get("/login" if kind == "sync" else "/alogin")
+    response = app.test_client().get(PREFIX[kind] + "/login")
     assert response.status_code == 503  # the default handler, not a 500
     assert response.headers["Retry-After"] == "7"
     (exc,) = caught
@@ -530,37 +502,44 @@ def test_token_endpoint_rate_limit_is_typed_and_answered_503(kind: str, shapes: 
     assert exc.retry_after == 7.0
 
 
+_NONCE = re.compile(r'oauth_nonce="([^"]+)"')
+
+
 @pytest.mark.parametrize("kind", VIEW_KINDS)
-def test_retry_policy_re_signs_every_attempt(kind: str, shapes: Shapes) -> None:
-    shapes.state.limited_left = 2
+def test_retry_policy_re_signs_every_attempt(kind: str, provider: FakeProvider) -> None:
+    provider.fail_next("api", 429, times=2, headers={"Retry-After": "0"})
+    token = provider.issue_token("alice")
     app, oauth = _app()
-    remote = shapes.register(oauth, consumer_only=True, retry=RetryPolicy(attempts=3, max_wait=2.0))
-    response = _call(app, kind, lambda k: _method(remote, "get", k)("/limited"))
+    remote = _at_fake(provider, oauth, retry=RetryPolicy(attempts=3, max_wait=2.0))
+    response = _call(app, kind, lambda k: _method(remote, "get", k)("limited", token=token))
     assert response.status_code == 200, response.text
-    attempts = [s for s in shapes.state.seen if s["path"] == "/limited"]
-    assert len(attempts) == 3
-    assert all(s["ok"] for s in attempts)
-    assert len({s["oauth"]["oauth_nonce"] for s in attempts}) == 3
+    attempts = provider.received("api", "limited")
+    assert [c.status for c in attempts] == [429, 429, 200]
+    assert all(c.valid for c in attempts)  # oauthlib accepted every attempt: a resent nonce would be refused
+    assert len({_NONCE.findall(c.authorization or "")[0] for c in attempts}) == 3
 
 
 @pytest.mark.parametrize("kind", VIEW_KINDS)
-def test_retry_policy_gives_up_within_its_budget(kind: str, shapes: Shapes) -> None:
-    shapes.state.limited_left = 5
-    shapes.state.retry_after = "30"  # more than the policy may wait: answer at once
+def test_retry_policy_gives_up_within_its_budget(kind: str, provider: FakeProvider) -> None:
+    # more than the policy may wait: answer at once
+    provider.fail_next("api", 429, times=5, headers={"Retry-After": "30"})
+    token = provider.issue_token("alice")
     app, oauth = _app()
-    remote = shapes.register(oauth, consumer_only=True, retry=RetryPolicy(attempts=3, max_wait=1.0))
-    response = _call(app, kind, lambda k: _method(remote, "get", k)("/limited"))
+    remote = _at_fake(provider, oauth, retry=RetryPolicy(attempts=3, max_wait=1.0))
+    response = _call(app, kind, lambda k: _method(remote, "get", k)("limited", token=token))
     assert response.status_code == 429
     # One attempt only: the policy waits only before a retry, so it never slept the 30 s asked for.
-    assert len([s for s in shapes.state.seen if s["path"] == "/limited"]) == 1
+    assert len(provider.received("api", "limited")) == 1
     # The decision itself, without a clock: 30 s is over the 1 s budget.
     assert RetryPolicy(attempts=3, max_wait=1.0).delay("GET", 429, {"retry-after": "30"}, 1, 0.0) is None
 
 
 @pytest.mark.parametrize("kind", VIEW_KINDS)
-def test_no_retry_for_non_idempotent_calls(kind: str, shapes: Shapes) -> None:
-    shapes.state.limited_left = 1
+def test_no_retry_for_non_idempotent_calls(kind: str, provider: FakeProvider) -> None:
+    provider.fail_next("api", 429, headers={"Retry-After": "0"})
+    token = provider.issue_token("alice")
     app, oauth = _app()
-    remote = shapes.register(oauth, consumer_only=True, retry=RetryPolicy())
-    response = _call(app, kind, lambda k: _method(remote, "get", k)("/limited", retry=None))
+    remote = _at_fake(provider, oauth, retry=RetryPolicy())
+    response = _call(app, kind, lambda k: _method(remote, "get", k)("limited", token=token, retry=None))
     assert response.status_code == 429  # retry=None turns the remote's policy off for one call
+    assert len(provider.received("api", "limited")) == 1

@@ -34,6 +34,7 @@ from oauthlib.oauth1.rfc5849 import signature as oauthlib_signature
 
 from flask_oauth1_async import OAuth, providers
 from tests.support.servers import ServerThread
+from tests.support.views import PREFIX, VIEW_KINDS
 
 CONSUMER_KEY = "presetConsumerKey01"
 CONSUMER_SECRET = "preset consumer/secret&1"  # reserved characters on purpose
@@ -86,7 +87,7 @@ class Profile:
 class FakeState:
     profile: Profile
     paths: dict[str, str]
-    registered_callback: str = "http://localhost/callback"
+    registered_callback: str = "http://localhost/s/callback"
     request_tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
     access_tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
     nonces: set[tuple[str, str, str]] = field(default_factory=set)
@@ -287,20 +288,20 @@ def make_client(name: str, preset: dict[str, Any], calls: list[tuple[str, str, d
     def callback_url(endpoint: str) -> str | None:
         return None if oob else f"http://localhost/{endpoint}"
 
-    @app.get("/login")
-    def login() -> Any:
-        return remote.authorize_redirect(callback_url("callback"))
+    @app.get("/s/login")
+    def s_login() -> Any:
+        return remote.authorize_redirect(callback_url("s/callback"))
 
-    @app.get("/alogin")
-    async def alogin() -> Any:
-        return await remote.authorize_redirect(callback_url("acallback"))
+    @app.get("/a/login")
+    async def a_login() -> Any:
+        return await remote.authorize_redirect(callback_url("a/callback"))
 
-    @app.get("/callback")
-    def callback() -> Any:
+    @app.get("/s/callback")
+    def s_callback() -> Any:
         return jsonify(dict(remote.authorize_access_token()))
 
-    @app.get("/acallback")
-    async def acallback() -> Any:
+    @app.get("/a/callback")
+    async def a_callback() -> Any:
         return jsonify(dict(await remote.authorize_access_token()))
 
     def token_arg() -> dict[str, str] | None:
@@ -315,14 +316,14 @@ def make_client(name: str, preset: dict[str, Any], calls: list[tuple[str, str, d
             body = response.text
         return {"status": response.status_code, "body": body}
 
-    @app.get("/call")
-    def call() -> Any:
+    @app.get("/s/call")
+    def s_call() -> Any:
         tok = token_arg()
         extra = {} if tok is None else {"token": tok}
         return jsonify([summary(remote.request(m, url, **extra, **kw)) for m, url, kw in calls])
 
-    @app.get("/acall")
-    async def acall() -> Any:
+    @app.get("/a/call")
+    async def a_call() -> Any:
         tok = token_arg()
         extra = {} if tok is None else {"token": tok}
         return jsonify([summary(await remote.request(m, url, **extra, **kw)) for m, url, kw in calls])
@@ -482,34 +483,34 @@ def fake_for() -> Iterator[Callable[[Case], tuple[dict[str, Any], FakeState]]]:
         server.stop()
 
 
-@pytest.mark.parametrize("view", ["sync", "async"])
+@pytest.mark.parametrize("view", VIEW_KINDS)
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_preset_against_its_fake(
     case: Case, view: str, fake_for: Callable[[Case], tuple[dict[str, Any], FakeState]]
 ) -> None:
     preset, state = fake_for(case)
-    prefix = "" if view == "sync" else "a"
+    prefix = PREFIX[view]
     app = make_client(case.name, preset, case.calls, oob=case.oob)
-    state.registered_callback = f"http://localhost/{prefix}callback"
+    state.registered_callback = f"http://localhost{prefix}/callback"
     query: dict[str, str] = {}
     try:
         with app.test_client() as client:
             if case.login:
-                start = client.get(f"/{prefix}login")
+                start = client.get(f"{prefix}/login")
                 assert start.status_code == 302, start.get_data(as_text=True)
                 authorize = start.headers["Location"]
                 assert authorize.startswith(preset["authorize_url"])
                 consent = httpx.get(authorize + "&user=alice", follow_redirects=False, trust_env=False)
                 assert consent.status_code == 302, consent.text
                 back = urlsplit(consent.headers["Location"])
-                assert back.path == f"/{prefix}callback"
+                assert back.path == f"{prefix}/callback"
                 finished = client.get(f"{back.path}?{back.query}")
                 assert finished.status_code == 200, finished.get_data(as_text=True)
                 token = finished.get_json()
                 for key, value in case.profile.token_extras.items():
                     assert token[key] == value
                 query = {"t": token["oauth_token"], "s": token["oauth_token_secret"]}
-            calls = client.get(f"/{prefix}call", query_string=query)
+            calls = client.get(f"{prefix}/call", query_string=query)
             assert calls.status_code == 200, calls.get_data(as_text=True)
             results = calls.get_json()
     finally:
@@ -541,7 +542,7 @@ def test_authorize_url_parameters_as_documented(fake_for: Callable[[Case], tuple
     app = make_client("etrade", preset, [], oob=True)
     try:
         with app.test_client() as client:
-            start = client.get("/login")
+            start = client.get("/s/login")
     finally:
         app.extensions["test_oauth"].close()
     params = dict(parse_qsl(urlsplit(start.headers["Location"]).query))
@@ -557,7 +558,7 @@ def test_twitter_denial_is_a_403(fake_for: Callable[[Case], tuple[dict[str, Any]
     app = make_client("twitter", preset, [], oob=False)
     try:
         with app.test_client() as client:
-            start = client.get("/login")
+            start = client.get("/s/login")
             consent = httpx.get(start.headers["Location"] + "&deny=1", follow_redirects=False, trust_env=False)
             back = urlsplit(consent.headers["Location"])
             assert "denied" in dict(parse_qsl(back.query))
@@ -579,7 +580,7 @@ def test_unsigned_multipart_upload_is_refused_by_the_flickr_fake(
     app = make_client("flickr", preset, [upload], oob=False)
     try:
         with app.test_client() as client:
-            results = client.get("/call", query_string={"t": "tok", "s": "sec"}).get_json()
+            results = client.get("/s/call", query_string={"t": "tok", "s": "sec"}).get_json()
     finally:
         app.extensions["test_oauth"].close()
     assert results[0]["status"] == 401

@@ -17,10 +17,11 @@ import pytest
 from flask import Flask, Response, jsonify
 
 from flask_oauth1_async import OAuth
-from tests.conftest import ClientApp, ClientAppFactory, Provider
-from tests.support.views import token_from_headers
+from flask_oauth1_async.testing import FakeProvider, ProviderCall
+from tests.conftest import ClientApp, ClientAppFactory
+from tests.support.fake import register_settings
+from tests.support.views import VIEW_KINDS, token_from_headers
 
-MODES = ("sync", "async")
 SCHEMES = ("http", "https")
 
 JSON_PAYLOAD: dict[str, Any] = {
@@ -158,18 +159,18 @@ CHECKS: dict[str, Callable[[dict[str, Any], str], None]] = {
 }
 assert set(CHECKS) == set(CASES)
 
-#: The provider path each case must reach.
+#: The provider path (below its API base) each case must reach.
 PATHS = {
-    "get_params": "/api/me",
-    "get_query_in_url": "/api/me",
-    "request_get": "/api/me",
-    "relative": "/api/me",
-    "leading_slash": "/api/me",
-    "absolute": "/api/me",
-    "keeps_last_segment": "/api/path/x/y",
-    "leading_slash_from_host_root": "/api/path/x/y",
-    "unicode_path": "/api/path/caf\u00e9 x/a/b",
-    "repeated_params": "/api/me",
+    "get_params": "me",
+    "get_query_in_url": "me",
+    "request_get": "me",
+    "relative": "me",
+    "leading_slash": "me",
+    "absolute": "me",
+    "keeps_last_segment": "path/x/y",
+    "leading_slash_from_host_root": "path/x/y",
+    "unicode_path": "path/caf\u00e9 x/a/b",
+    "repeated_params": "me",
 }
 
 
@@ -188,11 +189,19 @@ def _describe(resp: Any, mode: str) -> Response:
     )
 
 
-def _serve(client_app: ClientAppFactory, provider: Provider) -> ClientApp:
+def _answer_below_path(call: ProviderCall) -> dict[str, Any]:
+    """What the provider answers at ``path/...``: who signed, and the rest of the path."""
+    return {"user": call.user, "path": call.path.removeprefix("path/")}
+
+
+def _serve(client_app: ClientAppFactory, provider: FakeProvider) -> ClientApp:
     base = provider.url
+    provider.respond("path/*", handler=_answer_below_path)
 
     def setup(app: Flask, oauth: OAuth) -> None:
-        oauth.register("deep", **provider.settings(api_base_url=base + "/api/path", fetch_token=token_from_headers))
+        oauth.register(
+            "deep", **register_settings(provider, api_base_url=base + "/api/path", fetch_token=token_from_headers)
+        )
 
         @app.route("/s/<case>")
         def sync_view(case: str) -> Response:
@@ -206,19 +215,19 @@ def _serve(client_app: ClientAppFactory, provider: Provider) -> ClientApp:
 
 
 @pytest.fixture(params=SCHEMES)
-def any_provider(request: pytest.FixtureRequest) -> Provider:
+def any_provider(request: pytest.FixtureRequest) -> FakeProvider:
     name = "provider" if request.param == "http" else "provider_tls"
     return request.getfixturevalue(name)  # type: ignore[no-any-return]
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", VIEW_KINDS)
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_resource_call(
-    case: str, mode: str, any_provider: Provider, client_app: ClientAppFactory, http: httpx.Client
+    case: str, mode: str, any_provider: FakeProvider, client_app: ClientAppFactory, http: httpx.Client
 ) -> None:
     provider = any_provider
     ca = _serve(client_app, provider)
-    tok = provider.token_for("alice")
+    tok = provider.issue_token("alice")
     resp = http.get(
         f"{ca.url}/{mode[0]}/{case}",
         headers={"X-Token": tok["oauth_token"], "X-Secret": tok["oauth_token_secret"]},
@@ -234,10 +243,11 @@ def test_resource_call(
     CHECKS[case](body, provider.url)
 
     # What the provider received: exactly one signed request on the expected path.
-    api_requests = [r for r in provider.state.requests if r.path.startswith("/api/")]
+    api_requests = provider.calls
     assert len(api_requests) == 1
     received = api_requests[0]
-    assert received.path == PATHS.get(case, "/api/echo")
+    assert received.path == PATHS.get(case, "echo")
+    assert received.valid
     assert (received.authorization or "").startswith("OAuth ")
     assert f'oauth_token="{tok["oauth_token"]}"' in (received.authorization or "")
 

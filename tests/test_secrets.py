@@ -2,8 +2,8 @@
 
 A full dance (sync and async), resource calls (sync and async) and a series of
 deliberately triggered errors run with every logger at DEBUG. The secrets are
-then taken from the provider's side (its state, and the ``/access_token``
-request it recorded) and searched for in:
+then taken from the provider's side (its tokens, and the access-token
+requests it recorded) and searched for in:
 
 * every log record emitted by the client app and the library (message, args,
   exception text) - records of the test harness itself (the provider's
@@ -31,13 +31,13 @@ import pytest
 from flask import Flask, Response, jsonify, session, url_for
 
 from flask_oauth1_async import EXTENSION_KEY, AuthorizationError, OAuth, OAuth1Token
-from tests.conftest import ClientApp, ClientAppFactory, Provider
+from flask_oauth1_async.testing import FakeProvider
+from tests.conftest import ClientApp, ClientAppFactory
 from tests.support.browser import Browser
-from tests.support.provider import HMAC_CLIENT_ID, HMAC_CLIENT_SECRET
 
 T = TypeVar("T")
 BROWSER_THREAD = "test-browser"
-HARNESS_THREAD_PREFIXES = (BROWSER_THREAD, "provider-")
+HARNESS_THREAD_PREFIXES = (BROWSER_THREAD, "fake-oauth1-provider")  # the fake provider's server threads
 LOGGERS = (
     "",
     "flask_oauth1_async",
@@ -65,24 +65,14 @@ class Recorder:
             self.errors.append(exc)
 
 
-def _routes(recorder: Recorder, dead_url: str, slow_url: str) -> Callable[[Flask, OAuth], None]:
+def _routes(recorder: Recorder, provider: FakeProvider, dead_url: str) -> Callable[[Flask, OAuth], None]:
+    credentials = {"client_id": provider.client_id, "client_secret": provider.client_secret}
+
     def setup(app: Flask, oauth: OAuth) -> None:
         # Remotes used only to provoke errors.
-        oauth.register("dead", client_id=HMAC_CLIENT_ID, client_secret=HMAC_CLIENT_SECRET, api_base_url=dead_url)
-        oauth.register(
-            "slowpoke",
-            client_id=HMAC_CLIENT_ID,
-            client_secret=HMAC_CLIENT_SECRET,
-            api_base_url=slow_url,
-            client_kwargs={"timeout": 0.2},
-        )
-        oauth.register(
-            "nofetch",
-            client_id=HMAC_CLIENT_ID,
-            client_secret=HMAC_CLIENT_SECRET,
-            api_base_url=slow_url,
-            fetch_token=lambda: None,
-        )
+        oauth.register("dead", api_base_url=dead_url, **credentials)
+        oauth.register("slowpoke", api_base_url=provider.api_base_url, client_kwargs={"timeout": 0.2}, **credentials)
+        oauth.register("nofetch", api_base_url=provider.api_base_url, fetch_token=lambda: None, **credentials)
 
         def stored(token: OAuth1Token) -> Response:
             with recorder.lock:
@@ -98,36 +88,36 @@ def _routes(recorder: Recorder, dead_url: str, slow_url: str) -> Callable[[Flask
                 raise exc  # let the library's default handler render it
             return jsonify(error=str(exc)), 502
 
-        @app.route("/login")
-        def login() -> Any:
-            return oauth.demo.authorize_redirect(url_for("callback", _external=True))
+        @app.route("/s/login")
+        def s_login() -> Any:
+            return oauth.demo.authorize_redirect(url_for("s_callback", _external=True))
 
-        @app.route("/callback")
-        def callback() -> Any:
+        @app.route("/s/callback")
+        def s_callback() -> Any:
             try:
                 return stored(oauth.demo.authorize_access_token())
             except Exception as exc:
                 return failed(exc)
 
-        @app.route("/alogin")
-        async def alogin() -> Any:
-            return await oauth.demo.authorize_redirect(url_for("acallback", _external=True))
+        @app.route("/a/login")
+        async def a_login() -> Any:
+            return await oauth.demo.authorize_redirect(url_for("a_callback", _external=True))
 
-        @app.route("/acallback")
-        async def acallback() -> Any:
+        @app.route("/a/callback")
+        async def a_callback() -> Any:
             try:
                 return stored(await oauth.demo.authorize_access_token())
             except Exception as exc:
                 return failed(exc)
 
-        @app.route("/me")
-        def me() -> Response:
+        @app.route("/s/me")
+        def s_me() -> Response:
             resp = oauth.demo.get("me")
             echoed = oauth.demo.post("echo", data={"a": "1"})
             return jsonify(user=resp.json()["user"], echoed=echoed.json()["form"])
 
-        @app.route("/ame")
-        async def ame() -> Response:
+        @app.route("/a/me")
+        async def a_me() -> Response:
             resp = await oauth.demo.get("me")
             echoed = await oauth.demo.post("echo", json={"a": 1})
             return jsonify(user=resp.json()["user"], echoed=echoed.json()["json"])
@@ -175,15 +165,15 @@ def _in_browser_thread(pool: ThreadPoolExecutor, fn: Callable[[], T]) -> T:
 class Dance:
     """One login driven hop by hop, grabbing the secrets from the provider on the way."""
 
-    def __init__(self, browser: Browser, ca: ClientApp, provider: Provider, login_path: str, user: str) -> None:
+    def __init__(self, browser: Browser, ca: ClientApp, provider: FakeProvider, login_path: str, user: str) -> None:
         start = browser.get(ca.url + login_path)
         assert start.status_code == 302, start.text
         self.session_cookie = browser.cookies.get("session") or ""
         authorize_url = start.headers["Location"]
         self.request_token = dict(parse_qsl(urlsplit(authorize_url).query))["oauth_token"]
-        temporary = provider.state.get_temporary(self.request_token)
-        assert temporary is not None
-        self.request_token_secret: str = temporary["oauth_token_secret"]
+        request_token_secret = provider.token_secret(self.request_token)
+        assert request_token_secret is not None
+        self.request_token_secret: str = request_token_secret
         consent = browser.get(authorize_url + "&user=" + user)
         assert consent.status_code == 302, consent.text
         self.callback_url = consent.headers["Location"]
@@ -209,7 +199,7 @@ def browser_pool() -> Iterator[ThreadPoolExecutor]:
 
 
 def test_secrets_never_leak(
-    provider: Provider,
+    provider: FakeProvider,
     client_app: ClientAppFactory,
     caplog: pytest.LogCaptureFixture,
     browser_pool: ThreadPoolExecutor,
@@ -217,30 +207,29 @@ def test_secrets_never_leak(
     for name in LOGGERS:
         caplog.set_level(logging.DEBUG, logger=name or None)
     recorder = Recorder()
-    setup = _routes(recorder, "http://127.0.0.1:9/api", provider.url + "/api")  # port 9 (discard): refused
+    setup = _routes(recorder, provider, "http://127.0.0.1:9/api")  # port 9 (discard): refused
     ca = client_app(provider, setup, oauth_kwargs={"fetch_token": lambda name: session.get("tok")})
     caplog.set_level(logging.DEBUG, logger=ca.app.logger.name)
 
     with Browser() as alice, Browser() as bob, Browser() as mallory:
         # 1. Two good dances (sync, async) and resource calls in both view kinds.
-        d1 = _in_browser_thread(browser_pool, lambda: Dance(alice, ca, provider, "/login", "alice"))
+        d1 = _in_browser_thread(browser_pool, lambda: Dance(alice, ca, provider, "/s/login", "alice"))
         assert d1.response.status_code == 200, d1.response.text
-        d2 = _in_browser_thread(browser_pool, lambda: Dance(bob, ca, provider, "/alogin", "bob"))
+        d2 = _in_browser_thread(browser_pool, lambda: Dance(bob, ca, provider, "/a/login", "bob"))
         assert d2.response.status_code == 200, d2.response.text
         for browser, user in ((alice, "alice"), (bob, "bob")):
-            for path in ("/me", "/ame"):
+            for path in ("/s/me", "/a/me"):
                 resp = _in_browser_thread(browser_pool, lambda b=browser, p=path: b.get(ca.url + p))  # type: ignore[misc]
                 assert resp.status_code == 200, resp.text
                 assert resp.json()["user"] == user
 
         # Secrets, from the provider's side.
         access_token = d1.response.json()["oauth_token"]
-        issued = provider.state.get_access_token(HMAC_CLIENT_ID, access_token)
-        assert issued is not None
-        access_secret = issued.oauth_token_secret
-        bob_issued = provider.state.get_access_token(HMAC_CLIENT_ID, d2.response.json()["oauth_token"])
-        assert bob_issued is not None
-        exchanges = [r for r in provider.state.requests if r.path == "/access_token"]
+        access_secret = provider.token_secret(access_token)
+        assert access_secret is not None
+        bob_secret = provider.token_secret(d2.response.json()["oauth_token"])
+        assert bob_secret is not None
+        exchanges = provider.received("access_token")
         assert len(exchanges) == 2
         assert f'oauth_verifier="{d1.verifier}"' in (exchanges[0].authorization or "")
         assert f'oauth_verifier="{d2.verifier}"' in (exchanges[1].authorization or "")
@@ -262,25 +251,26 @@ def test_secrets_never_leak(
             _in_browser_thread(browser_pool, lambda: alice.get(d1.callback_url)),
         ]
         assert [r.status_code for r in replays] == [400, 400]
-        provider.state.access_token_status = 401
-        provider.state.access_token_body = (
-            f"oauth_problem=token_rejected&oauth_token_secret={access_secret}&oauth_verifier={d1.verifier}"
+        provider.answer_next(
+            "access_token",
+            f"oauth_problem=token_rejected&oauth_token_secret={access_secret}&oauth_verifier={d1.verifier}",
+            status=401,
         )
-        d3 = _in_browser_thread(browser_pool, lambda: Dance(alice, ca, provider, "/login", "alice"))
+        d3 = _in_browser_thread(browser_pool, lambda: Dance(alice, ca, provider, "/s/login", "alice"))
         # A 401 from the access-token endpoint refuses this callback: an
         # AuthorizationError, rendered 400 by the library's default handler.
         assert d3.response.status_code == 400
-        provider.state.access_token_status = None
-        provider.state.access_token_body = f"oauth_token_secret={access_secret}&client_secret={HMAC_CLIENT_SECRET}"
-        d4 = _in_browser_thread(browser_pool, lambda: Dance(bob, ca, provider, "/alogin", "bob"))
+        provider.answer_next(
+            "access_token", f"oauth_token_secret={access_secret}&client_secret={provider.client_secret}"
+        )
+        d4 = _in_browser_thread(browser_pool, lambda: Dance(bob, ca, provider, "/a/login", "bob"))
         assert d4.response.status_code == 502
-        provider.state.reset_misbehaviour()
 
     dances = (d1, d2, d3, d4)
     secrets: dict[str, str] = {
-        "consumer secret": HMAC_CLIENT_SECRET,
+        "consumer secret": provider.client_secret,
         "access-token secret (alice)": access_secret,
-        "access-token secret (bob)": bob_issued.oauth_token_secret,
+        "access-token secret (bob)": bob_secret,
     }
     for i, d in enumerate(dances, 1):
         secrets[f"request-token secret #{i}"] = d.request_token_secret

@@ -16,10 +16,10 @@ from flask import Flask, request
 
 from flask_oauth1_async import OAuth, signals
 from flask_oauth1_async.remote import MAX_NEXT_URL, safe_next_url
-from tests.conftest import ClientAppFactory, Provider
+from flask_oauth1_async.testing import FakeProvider
+from tests.conftest import ClientAppFactory
 from tests.support.browser import Browser
-
-VIEW_KINDS = ("sync", "async")
+from tests.support.views import PREFIX, VIEW_KINDS
 
 
 def _routes(app: Flask, oauth: OAuth) -> None:
@@ -68,10 +68,10 @@ def received() -> Iterator[list[tuple[str, dict[str, Any]]]]:
 
 @pytest.mark.parametrize("kind", VIEW_KINDS)
 def test_a_login_sends_started_completed_and_api_call(
-    kind: str, provider: Provider, client_app: ClientAppFactory, received: list[tuple[str, dict[str, Any]]]
+    kind: str, provider: FakeProvider, client_app: ClientAppFactory, received: list[tuple[str, dict[str, Any]]]
 ) -> None:
     ca = client_app(provider, _routes)
-    prefix = "/s" if kind == "sync" else "/a"
+    prefix = PREFIX[kind]
     with Browser() as browser:
         result = browser.login_via(ca.url + prefix + "/login?next=/inbox%3Fpage%3D2")
     assert result.response.status_code == 200
@@ -90,10 +90,10 @@ def test_a_login_sends_started_completed_and_api_call(
 
 @pytest.mark.parametrize("kind", VIEW_KINDS)
 def test_denied_and_failed_logins_are_signalled(
-    kind: str, provider: Provider, client_app: ClientAppFactory, received: list[tuple[str, dict[str, Any]]]
+    kind: str, provider: FakeProvider, client_app: ClientAppFactory, received: list[tuple[str, dict[str, Any]]]
 ) -> None:
     ca = client_app(provider, _routes)
-    prefix = "/s" if kind == "sync" else "/a"
+    prefix = PREFIX[kind]
     with Browser() as browser:
         denied = browser.login_via(ca.url + prefix + "/login", deny=True)
         assert denied.response.status_code == 403
@@ -120,10 +120,10 @@ def test_denied_and_failed_logins_are_signalled(
 )
 @pytest.mark.parametrize("kind", VIEW_KINDS)
 def test_unsafe_next_urls_fall_back_to_the_default(
-    kind: str, target: str, provider: Provider, client_app: ClientAppFactory
+    kind: str, target: str, provider: FakeProvider, client_app: ClientAppFactory
 ) -> None:
     ca = client_app(provider, _routes)
-    prefix = "/s" if kind == "sync" else "/a"
+    prefix = PREFIX[kind]
     with Browser() as browser:
         result = browser.login_via(ca.url + prefix + "/login?" + urlencode({"next": target}))
     assert result.response.status_code == 200

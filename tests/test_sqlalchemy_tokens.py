@@ -25,6 +25,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from flask_oauth1_async import OAuth
 from flask_oauth1_async.contrib.sqlalchemy import OAuth1TokenMixin, SQLAlchemyTokenStore
 from flask_oauth1_async.testing import FakeProvider, login
+from tests.support.views import PREFIX, VIEW_KINDS
 
 pytest_plugins = ["flask_oauth1_async.testing.pytest_plugin"]
 
@@ -69,36 +70,36 @@ def build_app(fake: FakeProvider, database: Path) -> tuple[Flask, OAuth]:
     def sign_in_local_user(name: str) -> None:
         session["uid"] = db.session.scalars(db.select(User.id).where(User.name == name)).one()
 
-    @app.get("/sync/login/<local>")
-    def sync_login(local: str) -> Any:
+    @app.get("/s/login/<local>")
+    def s_login(local: str) -> Any:
         sign_in_local_user(local)
-        return oauth.trello.authorize_redirect(url_for("sync_callback", _external=True))
+        return oauth.trello.authorize_redirect(url_for("s_callback", _external=True))
 
-    @app.get("/sync/callback")
-    def sync_callback() -> Any:
+    @app.get("/s/callback")
+    def s_callback() -> Any:
         token = oauth.trello.authorize_access_token()
         row = store.save_token("trello", token, account=token["user_id"])
         session["trello_account"] = row.account
         return {"saved": row.id}
 
-    @app.get("/async/login/<local>")
-    async def async_login(local: str) -> Any:
+    @app.get("/a/login/<local>")
+    async def a_login(local: str) -> Any:
         sign_in_local_user(local)
-        return await oauth.trello.authorize_redirect(url_for("async_callback", _external=True))
+        return await oauth.trello.authorize_redirect(url_for("a_callback", _external=True))
 
-    @app.get("/async/callback")
-    async def async_callback() -> Any:
+    @app.get("/a/callback")
+    async def a_callback() -> Any:
         token = await oauth.trello.authorize_access_token()
         row = await store.asave_token("trello", token, account=token["user_id"])
         session["trello_account"] = row.account
         return {"saved": row.id}
 
-    @app.get("/sync/me")
-    def sync_me() -> Any:
+    @app.get("/s/me")
+    def s_me() -> Any:
         return oauth.trello.get("members/me").json()
 
-    @app.get("/async/me")
-    async def async_me() -> Any:
+    @app.get("/a/me")
+    async def a_me() -> Any:
         return (await oauth.trello.get("members/me")).json()
 
     @app.get("/use/<account>")
@@ -126,21 +127,21 @@ def rows(database: Path) -> list[tuple[Any, ...]]:
         ).fetchall()
 
 
-@pytest.mark.parametrize("kind", ["sync", "async"])
+@pytest.mark.parametrize("kind", VIEW_KINDS)
 def test_login_saves_row_and_fetch_token_signs_later_calls(
     kind: str, app_and_oauth: tuple[Flask, OAuth], oauth1_provider: FakeProvider, tmp_path: Path
 ) -> None:
     app, _ = app_and_oauth
     client = app.test_client()
-    assert login(client, f"/{kind}/login/alice", user="bob").status_code == 200
+    assert login(client, PREFIX[kind] + "/login/alice", user="bob").status_code == 200
     ((user_id, provider, account, token, secret, extra),) = rows(tmp_path / "tokens.sqlite3")
     assert (user_id, provider, account) == (1, "trello", oauth1_provider.users["bob"]["user_id"])
     assert oauth1_provider.user_of(token) == "bob"
     assert secret
     assert '"screen_name": "bob"' in extra
     # a new request: the token comes from the database through fetch_token, in both view kinds
-    assert client.get("/sync/me").get_json()["screen_name"] == "bob"
-    assert client.get("/async/me").get_json()["screen_name"] == "bob"
+    assert client.get("/s/me").get_json()["screen_name"] == "bob"
+    assert client.get("/a/me").get_json()["screen_name"] == "bob"
     assert [(c.token, c.user, c.valid) for c in oauth1_provider.calls] == [(token, "bob", True)] * 2
 
 
@@ -149,11 +150,11 @@ def test_second_login_updates_the_same_row(
 ) -> None:
     app, _ = app_and_oauth
     client = app.test_client()
-    login(client, "/sync/login/alice", user="alice")
+    login(client, "/s/login/alice", user="alice")
     with app.app_context():
         first = db.session.scalars(db.select(Token)).one()
         created, updated, old_token = first.created_at, first.updated_at, first.oauth_token
-    login(client, "/async/login/alice", user="alice")
+    login(client, "/a/login/alice", user="alice")
     with app.app_context():
         again = db.session.scalars(db.select(Token)).one()
         assert again.oauth_token != old_token
@@ -170,13 +171,13 @@ def test_several_accounts_per_user_and_provider(
 ) -> None:
     app, _ = app_and_oauth
     client = app.test_client()
-    login(client, "/sync/login/alice", user="alice")
-    login(client, "/async/login/alice", user="bob")  # the same local user links a second account
+    login(client, "/s/login/alice", user="alice")
+    login(client, "/a/login/alice", user="bob")  # the same local user links a second account
     saved = rows(tmp_path / "tokens.sqlite3")
     assert [(r[0], r[2]) for r in saved] == [(1, "1001"), (1, "1002")]
-    assert client.get("/sync/me").get_json()["screen_name"] == "bob"  # the account chosen in the session
+    assert client.get("/s/me").get_json()["screen_name"] == "bob"  # the account chosen in the session
     client.get("/use/1001")
-    assert client.get("/async/me").get_json()["screen_name"] == "alice"
+    assert client.get("/a/me").get_json()["screen_name"] == "alice"
     with app.test_request_context():
         session["uid"] = 1
         assert [row.account for row in store.accounts("trello")] == ["1002", "1001"]
@@ -204,7 +205,7 @@ def test_unique_constraint_on_user_provider_account(app_and_oauth: tuple[Flask, 
 def test_no_signed_in_user_means_no_token(app_and_oauth: tuple[Flask, OAuth]) -> None:
     app, _ = app_and_oauth
     client = app.test_client()
-    resp = client.get("/sync/me")  # fetch_token found nobody: the library refuses to send unsigned
+    resp = client.get("/s/me")  # fetch_token found nobody: the library refuses to send unsigned
     assert resp.status_code == 500
     with app.test_request_context():
         assert store.fetch_token("trello") is None

@@ -20,7 +20,7 @@ import textwrap
 import threading
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 import httpx
 import pytest
@@ -32,13 +32,19 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind, StatusCode
 
 from flask_oauth1_async import OAuth, RetryPolicy, _drivers, _telemetry, _urls
-from tests.conftest import ClientApp, ClientAppFactory, Provider
+from flask_oauth1_async.testing import FakeProvider
+from tests.conftest import ClientApp, ClientAppFactory
 from tests.support.browser import Browser
-from tests.support.provider import HMAC_CLIENT_ID, HMAC_CLIENT_SECRET
+from tests.support.fake import last
 from tests.support.servers import ServerThread
-from tests.support.views import PREFIX, catch_oauth_errors, dance_routes, token_from_headers, token_headers
-
-MODES = ("sync", "async")
+from tests.support.views import (
+    PREFIX,
+    VIEW_KINDS,
+    catch_oauth_errors,
+    dance_routes,
+    token_from_headers,
+    token_headers,
+)
 
 view_tracer = trace.get_tracer("tests.telemetry.view")
 
@@ -187,7 +193,7 @@ def _call_routes(app: Flask, oauth: OAuth) -> None:
 
 
 def _serve(
-    client_app: ClientAppFactory, provider: Provider, limits: Limits | None = None, **register: Any
+    client_app: ClientAppFactory, provider: FakeProvider, limits: Limits | None = None, **register: Any
 ) -> ClientApp:
     def setup(app: Flask, oauth: OAuth) -> None:
         dance_routes(app, oauth)
@@ -195,8 +201,8 @@ def _serve(
         if limits is not None:
             oauth.register(
                 "limits",
-                client_id=HMAC_CLIENT_ID,
-                client_secret=HMAC_CLIENT_SECRET,
+                client_id=provider.client_id,
+                client_secret=provider.client_secret,
                 api_base_url=limits.url + "/api",
                 fetch_token=token_from_headers,
             )
@@ -208,9 +214,9 @@ def _serve(
 # ------------------------------------------------------------------ the dance
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", VIEW_KINDS)
 def test_login_gives_a_request_token_and_an_access_token_span(
-    mode: str, provider: Provider, client_app: ClientAppFactory, spans: InMemorySpanExporter
+    mode: str, provider: FakeProvider, client_app: ClientAppFactory, spans: InMemorySpanExporter
 ) -> None:
     ca = _serve(client_app, provider)
     with Browser() as browser:
@@ -220,13 +226,13 @@ def test_login_gives_a_request_token_and_an_access_token_span(
 
     ours = _ours(spans)
     assert [s.name for s in ours] == ["POST demo request_token", "POST demo access_token"]
-    port = provider.server.port
+    port = provider.port
     for span, step in zip(ours, ("request_token", "access_token"), strict=True):
         assert span.kind is SpanKind.CLIENT
         assert span.status.status_code is StatusCode.UNSET
         assert _attrs(span) == {
             "http.request.method": "POST",
-            "url.full": f"{provider.url}/{step}",
+            "url.full": f"{provider.url}/oauth/{step}",
             "url.scheme": "http",
             "server.address": "127.0.0.1",
             "server.port": port,
@@ -234,10 +240,10 @@ def test_login_gives_a_request_token_and_an_access_token_span(
             "oauth1.step": step,
             "http.response.status_code": 200,
         }
-    recorded = [r for r in provider.state.requests if r.path in ("/request_token", "/access_token")]
+    recorded = provider.received("request_token") + provider.received("access_token")
     assert len(recorded) == 2
     secrets = [
-        HMAC_CLIENT_SECRET,
+        provider.client_secret,
         token["oauth_token"],
         token["oauth_token_secret"],
         result.callback_params["oauth_token"],  # the request token
@@ -248,13 +254,12 @@ def test_login_gives_a_request_token_and_an_access_token_span(
     _assert_no_secret(spans, secrets)
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", VIEW_KINDS)
 def test_refused_access_token_marks_the_span_failed(
-    mode: str, provider: Provider, client_app: ClientAppFactory, spans: InMemorySpanExporter
+    mode: str, provider: FakeProvider, client_app: ClientAppFactory, spans: InMemorySpanExporter
 ) -> None:
     ca = _serve(client_app, provider)
-    provider.state.access_token_status = 401
-    provider.state.access_token_body = "oauth_problem=token_rejected"
+    provider.answer_next("access_token", "oauth_problem=token_rejected", status=401)
     with Browser() as browser:
         result = browser.login_via(ca.url + PREFIX[mode] + "/login", user="bob")
     assert result.response.status_code == 418, result.response.text
@@ -269,12 +274,12 @@ def test_refused_access_token_marks_the_span_failed(
 # ------------------------------------------------------------------ resource calls
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", VIEW_KINDS)
 def test_resource_span_is_a_child_of_the_view_span_without_the_query(
-    mode: str, provider: Provider, client_app: ClientAppFactory, http: httpx.Client, spans: InMemorySpanExporter
+    mode: str, provider: FakeProvider, client_app: ClientAppFactory, http: httpx.Client, spans: InMemorySpanExporter
 ) -> None:
     ca = _serve(client_app, provider)
-    tok = provider.token_for("carol")
+    tok = provider.issue_token("carol")
     resp = http.get(
         ca.url + PREFIX[mode] + "/call",
         params={"path": "me?secret_in_query=hush-hush-42&n=1"},
@@ -298,15 +303,14 @@ def test_resource_span_is_a_child_of_the_view_span_without_the_query(
     assert attrs["oauth1.step"] == "resource"
     assert "http.request.resend_count" not in attrs
     assert "error.type" not in attrs
-    recorded = provider.state.last_request("/api/me")
-    assert recorded is not None
-    assert "secret_in_query=hush-hush-42" in recorded.query_string  # it did travel, just not into the span
+    recorded = last(provider, "api", "me")
+    assert "secret_in_query=hush-hush-42" in urlsplit(recorded.url).query  # it did travel, just not into the span
     _assert_no_secret(
         spans,
         [
             tok["oauth_token"],
             tok["oauth_token_secret"],
-            HMAC_CLIENT_SECRET,
+            provider.client_secret,
             "hush-hush-42",
             "secret_in_query",
             *_oauth_header_values(recorded.authorization),
@@ -314,17 +318,17 @@ def test_resource_span_is_a_child_of_the_view_span_without_the_query(
     )
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", VIEW_KINDS)
 def test_rate_limit_headers_become_attributes(
     mode: str,
-    provider: Provider,
+    provider: FakeProvider,
     client_app: ClientAppFactory,
     http: httpx.Client,
     limits: Limits,
     spans: InMemorySpanExporter,
 ) -> None:
     ca = _serve(client_app, provider, limits)
-    tok = provider.token_for("dave")
+    tok = provider.issue_token("dave")
     resp = http.get(
         ca.url + PREFIX[mode] + "/call", params={"remote": "limits", "path": "limited"}, headers=token_headers(tok)
     )
@@ -347,17 +351,17 @@ def test_rate_limit_headers_become_attributes(
     )
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", VIEW_KINDS)
 def test_each_redirect_hop_and_each_retry_has_its_own_span(
     mode: str,
-    provider: Provider,
+    provider: FakeProvider,
     client_app: ClientAppFactory,
     http: httpx.Client,
     limits: Limits,
     spans: InMemorySpanExporter,
 ) -> None:
     ca = _serve(client_app, provider, limits)
-    tok = provider.token_for("erin")
+    tok = provider.issue_token("erin")
     hop = http.get(
         ca.url + PREFIX[mode] + "/call",
         params={"remote": "limits", "path": "hop", "follow": "1"},
@@ -398,32 +402,21 @@ def test_each_redirect_hop_and_each_retry_has_its_own_span(
     assert len(limits.authorizations) == 4  # hop, limited, busy, busy: each one signed anew
     signed = [v for a in limits.authorizations for v in _oauth_header_values(a)]
     _assert_no_secret(
-        spans, [tok["oauth_token"], tok["oauth_token_secret"], "hop-secret-query", HMAC_CLIENT_SECRET, *signed]
+        spans, [tok["oauth_token"], tok["oauth_token_secret"], "hop-secret-query", provider.client_secret, *signed]
     )
 
 
-@pytest.fixture
-def closed_port() -> int:
-    """A port on 127.0.0.1 with nothing listening (bound, then released)."""
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", VIEW_KINDS)
 def test_transport_error_marks_the_span_failed(
     mode: str,
     closed_port: int,
-    provider: Provider,
+    provider: FakeProvider,
     client_app: ClientAppFactory,
     http: httpx.Client,
     spans: InMemorySpanExporter,
 ) -> None:
     ca = _serve(client_app, provider, api_base_url=f"http://127.0.0.1:{closed_port}/api")
-    tok = provider.token_for("frank")
+    tok = provider.issue_token("frank")
     resp = http.get(ca.url + PREFIX[mode] + "/call", params={"path": "me?q=hidden-value"}, headers=token_headers(tok))
     assert resp.status_code == 418, resp.text
     assert resp.json()["error"] == "TransportError"

@@ -22,23 +22,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pytest
-from authlib.integrations.base_client import OAuthError
 from cachelib import FileSystemCache, SimpleCache
-from flask import Flask, Response, jsonify, url_for
+from flask import Flask
 from flask_caching import Cache
 
 from flask_oauth1_async import CallbackTokenError, ConfigurationError, OAuth, temporary_credentials
 from flask_oauth1_async.temporary_credentials import MAX_PENDING_LOGINS, cache_key
-from tests.conftest import ClientApp, ClientAppFactory, Provider
-from tests.support.browser import Browser
-from tests.support.views import PREFIX, dance_routes, query_of, with_query
+from flask_oauth1_async.testing import FakeProvider
+from tests.conftest import ClientApp, ClientAppFactory
+from tests.support.browser import Browser, approve, start_login
+from tests.support.views import PREFIX, VIEW_KINDS, dance_routes, query_of, with_query
 
-VIEW_KINDS = ("sync", "async")
-LOGIN_PATH = {"sync": "/login", "async": "/alogin"}
-CALLBACK_PATH = {"sync": "/callback", "async": "/acallback"}
 SESSION_KEY = "_oauth1_demo"
 
 
@@ -153,35 +149,12 @@ def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Storage:
 def _app_factory(storage: Storage) -> Callable[[Flask, OAuth], None]:
     def setup(app: Flask, oauth: OAuth) -> None:
         storage.init(app)
-        caught: list[BaseException] = []
-        app.config["CAUGHT"] = caught
-
-        @app.errorhandler(OAuthError)
-        def oauth_error(e: OAuthError) -> tuple[Response, int]:
-            caught.append(e)
-            return jsonify(error=type(e).__name__, message=str(e)), 418
-
-        @app.route("/login")
-        def login() -> Any:
-            return oauth.demo.authorize_redirect(url_for("callback", _external=True))
-
-        @app.route("/callback")
-        def callback() -> Response:
-            return jsonify(screen_name=oauth.demo.authorize_access_token()["screen_name"])
-
-        @app.route("/alogin")
-        async def alogin() -> Any:
-            return await oauth.demo.authorize_redirect(url_for("acallback", _external=True))
-
-        @app.route("/acallback")
-        async def acallback() -> Response:
-            token = await oauth.demo.authorize_access_token()
-            return jsonify(screen_name=token["screen_name"])
+        dance_routes(app, oauth)  # errors: JSON with 418, the exceptions kept in app.config["CAUGHT"]
 
     return setup
 
 
-def _serve(client_app: ClientAppFactory, provider: Provider, storage: Storage, **register: Any) -> ClientApp:
+def _serve(client_app: ClientAppFactory, provider: FakeProvider, storage: Storage, **register: Any) -> ClientApp:
     oauth_kwargs = {"cache": storage.cache} if storage.is_cache else None
     return client_app(provider, _app_factory(storage), oauth_kwargs=oauth_kwargs, **register)
 
@@ -200,26 +173,6 @@ def _assert_token_error(ca: ClientApp, response: Any, reason: str) -> None:
     assert exc.reason == reason, exc
 
 
-def _start_login(browser: Browser, url: str) -> str:
-    response = browser.get(url)
-    assert response.status_code == 302, response.text
-    location = str(response.headers["Location"])
-    assert urlsplit(location).path == "/authorize"
-    return location
-
-
-def _approve(browser: Browser, authorize_url: str, user: str = "alice") -> str:
-    parts = urlsplit(authorize_url)
-    query = urlencode([*parse_qsl(parts.query), ("user", user)])
-    response = browser.get(urlunsplit(parts._replace(query=query)))
-    assert response.status_code == 302, response.text
-    return str(response.headers["Location"])
-
-
-def _token_of(url: str) -> str:
-    return dict(parse_qsl(urlsplit(url).query))["oauth_token"]
-
-
 def _session(ca: ClientApp, browser: Browser) -> dict[str, Any]:
     """The decoded Flask session of *browser* (empty if it has no session cookie)."""
     cookie = browser.cookies.get("session")
@@ -232,10 +185,9 @@ def _session(ca: ClientApp, browser: Browser) -> dict[str, Any]:
     return data
 
 
-def _request_token_secret(provider: Provider, oauth_token: str) -> str:
-    credential = provider.state.get_temporary(oauth_token)
-    assert credential is not None, "the provider does not know this request token"
-    secret = str(credential["oauth_token_secret"])
+def _request_token_secret(provider: FakeProvider, oauth_token: str) -> str:
+    secret = provider.token_secret(oauth_token)
+    assert secret is not None, "the provider does not know this request token"
     assert len(secret) >= 20
     return secret
 
@@ -276,18 +228,18 @@ def fake_clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
 @pytest.mark.parametrize("storage", ALL_STORAGES, indirect=True)
 @pytest.mark.parametrize("kind", VIEW_KINDS)
 def test_callback_is_one_time_use(
-    kind: str, storage: Storage, provider: Provider, client_app: ClientAppFactory
+    kind: str, storage: Storage, provider: FakeProvider, client_app: ClientAppFactory
 ) -> None:
     ca = _serve(client_app, provider, storage)
     with Browser() as browser:
-        result = browser.login_via(ca.url + LOGIN_PATH[kind], user="alice")
+        result = browser.login_via(ca.url + PREFIX[kind] + "/login", user="alice")
         assert result.response.status_code == 200, result.response.text
-        assert result.response.json() == {"screen_name": "alice"}
-        assert provider.state.hits["/access_token"] == 1
+        assert result.response.json()["token"]["screen_name"] == "alice"
+        assert len(provider.received("access_token")) == 1
 
         replay = browser.get(result.callback_url)
     _assert_token_error(ca, replay, "unknown")
-    assert provider.state.hits["/access_token"] == 1, "a replayed callback must not reach the provider"
+    assert len(provider.received("access_token")) == 1, "a replayed callback must not reach the provider"
 
 
 # ------------------------------------------------------------------ replay with an old copy of the session cookie
@@ -302,7 +254,7 @@ def _decode_session(ca: ClientApp, cookie: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize("mode", VIEW_KINDS)
 def test_callback_replayed_with_an_old_session_cookie_is_refused(
-    mode: str, provider: Provider, client_app: ClientAppFactory
+    mode: str, provider: FakeProvider, client_app: ClientAppFactory
 ) -> None:
     ca = client_app(provider, dance_routes)
     with Browser() as alice:
@@ -323,7 +275,7 @@ def test_callback_replayed_with_an_old_session_cookie_is_refused(
         assert new_cookie != old_cookie
         if new_cookie is not None:  # (an emptied session is deleted)
             assert oauth_token not in _decode_session(ca, new_cookie).get("_oauth1_demo", {})
-    assert provider.state.hits["/access_token"] == 1
+    assert len(provider.received("access_token")) == 1
 
     # The old copy of the cookie still lists the login; the process remembers it was consumed.
     with Browser() as mallory:
@@ -334,7 +286,7 @@ def test_callback_replayed_with_an_old_session_cookie_is_refused(
     (exc,) = ca.app.config["CAUGHT"]
     assert isinstance(exc, CallbackTokenError)
     assert exc.reason == "unknown"
-    assert provider.state.hits["/access_token"] == 1, "the replay must not reach the provider"
+    assert len(provider.received("access_token")) == 1, "the replay must not reach the provider"
 
 
 # ------------------------------------------------------------------ bound to the browser (CVE-2025-68158)
@@ -343,31 +295,31 @@ def test_callback_replayed_with_an_old_session_cookie_is_refused(
 @pytest.mark.parametrize("storage", ALL_STORAGES, indirect=True)
 @pytest.mark.parametrize("kind", VIEW_KINDS)
 def test_callback_replayed_in_another_browser_fails(
-    kind: str, storage: Storage, provider: Provider, client_app: ClientAppFactory
+    kind: str, storage: Storage, provider: FakeProvider, client_app: ClientAppFactory
 ) -> None:
     ca = _serve(client_app, provider, storage)
     with Browser() as victim, Browser() as attacker:
-        callback_url = _approve(victim, _start_login(victim, ca.url + LOGIN_PATH[kind]), user="victim")
+        callback_url = approve(victim, start_login(victim, ca.url + PREFIX[kind] + "/login"), user="victim")
 
         # A fresh cookie jar, then one holding a pending login of its own: both are refused.
         fresh = attacker.get(callback_url)
         _assert_token_error(ca, fresh, "unknown")
-        _start_login(attacker, ca.url + LOGIN_PATH[kind])
+        start_login(attacker, ca.url + PREFIX[kind] + "/login")
         assert _session(ca, attacker).get(SESSION_KEY), "the attacker now has a pending login"
         with_own_login = attacker.get(callback_url)
         _assert_token_error(ca, with_own_login, "unknown")
-        assert provider.state.hits["/access_token"] == 0
+        assert len(provider.received("access_token")) == 0
 
         # The attempts did not burn the victim's login, which completes normally...
         done = victim.get(callback_url)
         assert done.status_code == 200, done.text
-        assert done.json() == {"screen_name": "victim"}
-        assert provider.state.hits["/access_token"] == 1
+        assert done.json()["token"]["screen_name"] == "victim"
+        assert len(provider.received("access_token")) == 1
 
         # ...and replaying it elsewhere afterwards still fails.
         late = attacker.get(callback_url)
     _assert_token_error(ca, late, "unknown")
-    assert provider.state.hits["/access_token"] == 1
+    assert len(provider.received("access_token")) == 1
 
 
 # ------------------------------------------------------------------ expiry
@@ -376,23 +328,23 @@ def test_callback_replayed_in_another_browser_fails(
 @pytest.mark.parametrize("storage", ["session", "cachelib-simple", "async"], indirect=True)
 @pytest.mark.parametrize("kind", VIEW_KINDS)
 def test_expired_login_is_rejected(
-    kind: str, storage: Storage, fake_clock: FakeClock, provider: Provider, client_app: ClientAppFactory
+    kind: str, storage: Storage, fake_clock: FakeClock, provider: FakeProvider, client_app: ClientAppFactory
 ) -> None:
     # The cache's own expiry runs on the real clock: a TTL long enough for a loaded
     # machine keeps the entry there, and the fake clock makes the login late.
     ca = _serve(client_app, provider, storage, request_token_ttl=60)
     with Browser() as browser:
-        authorize_url = _start_login(browser, ca.url + LOGIN_PATH[kind])
-        key = cache_key("demo", _token_of(authorize_url))
+        authorize_url = start_login(browser, ca.url + PREFIX[kind] + "/login")
+        key = cache_key("demo", query_of(authorize_url)["oauth_token"])
         if storage.is_cache:
             assert storage.peek(ca.app, key) is not None
-        callback_url = _approve(browser, authorize_url)
+        callback_url = approve(browser, authorize_url)
         fake_clock.advance(61)
         response = browser.get(callback_url)
         session_after = _session(ca, browser)
     _assert_token_error(ca, response, "expired")
     assert "took longer than 60 s" in str(_last_error(ca))
-    assert provider.state.hits["/access_token"] == 0
+    assert len(provider.received("access_token")) == 0
     assert SESSION_KEY not in session_after, "the expired login is forgotten"
     if storage.is_cache:
         assert storage.peek(ca.app, key) is None, "the expired cache entry is deleted"
@@ -400,11 +352,11 @@ def test_expired_login_is_rejected(
 
 @pytest.mark.parametrize("kind", VIEW_KINDS)
 def test_login_within_ttl_is_accepted(
-    kind: str, fake_clock: FakeClock, provider: Provider, client_app: ClientAppFactory
+    kind: str, fake_clock: FakeClock, provider: FakeProvider, client_app: ClientAppFactory
 ) -> None:
     ca = _serve(client_app, provider, _make_storage("session", Path()), request_token_ttl=5)
     with Browser() as browser:
-        callback_url = _approve(browser, _start_login(browser, ca.url + LOGIN_PATH[kind]))
+        callback_url = approve(browser, start_login(browser, ca.url + PREFIX[kind] + "/login"))
         fake_clock.advance(4)
         response = browser.get(callback_url)
     assert response.status_code == 200, response.text
@@ -413,13 +365,13 @@ def test_login_within_ttl_is_accepted(
 @pytest.mark.parametrize("storage", CACHES, indirect=True)
 @pytest.mark.parametrize("kind", VIEW_KINDS)
 def test_cache_entry_gone_before_callback_is_expired(
-    kind: str, storage: Storage, provider: Provider, client_app: ClientAppFactory
+    kind: str, storage: Storage, provider: FakeProvider, client_app: ClientAppFactory
 ) -> None:
     # The cache evicted the entry (its own TTL, memory pressure, a restart) before the user came back.
     ca = _serve(client_app, provider, storage)
     with Browser() as browser:
-        authorize_url = _start_login(browser, ca.url + LOGIN_PATH[kind])
-        key = cache_key("demo", _token_of(authorize_url))
+        authorize_url = start_login(browser, ca.url + PREFIX[kind] + "/login")
+        key = cache_key("demo", query_of(authorize_url)["oauth_token"])
         assert storage.peek(ca.app, key) is not None
         if isinstance(storage.cache, Cache):
             with ca.app.app_context():
@@ -428,9 +380,9 @@ def test_cache_entry_gone_before_callback_is_expired(
             asyncio.run(storage.cache.delete(key))
         else:
             storage.cache.delete(key)
-        response = browser.get(_approve(browser, authorize_url))
+        response = browser.get(approve(browser, authorize_url))
     _assert_token_error(ca, response, "expired")
-    assert provider.state.hits["/access_token"] == 0
+    assert len(provider.received("access_token")) == 0
 
 
 # ------------------------------------------------------------------ abandoned logins
@@ -439,13 +391,13 @@ def test_cache_entry_gone_before_callback_is_expired(
 @pytest.mark.parametrize("storage", ["session", "cachelib-simple"], indirect=True)
 @pytest.mark.parametrize("kind", VIEW_KINDS)
 def test_abandoned_logins_keep_the_cookie_bounded(
-    kind: str, storage: Storage, provider: Provider, client_app: ClientAppFactory
+    kind: str, storage: Storage, provider: FakeProvider, client_app: ClientAppFactory
 ) -> None:
     ca = _serve(client_app, provider, storage)
     sizes: list[int] = []
     with Browser() as browser:
         for _ in range(20):
-            _start_login(browser, ca.url + LOGIN_PATH[kind])
+            start_login(browser, ca.url + PREFIX[kind] + "/login")
             cookie = browser.cookies.get("session")
             assert cookie is not None
             sizes.append(len(cookie))
@@ -456,13 +408,13 @@ def test_abandoned_logins_keep_the_cookie_bounded(
     # Once three logins are pending the cookie stops growing (Fernet/zlib output varies a little).
     assert max(sizes) <= sizes[2] * 1.2, sizes
     assert max(sizes) < 2048, sizes
-    assert provider.state.hits["/request_token"] == 20
+    assert len(provider.received("request_token")) == 20
 
 
 @pytest.mark.parametrize("storage", ["session", "cachelib-simple"], indirect=True)
 @pytest.mark.parametrize("kind", VIEW_KINDS)
 def test_abandoned_logins_only_the_newest_three_survive(
-    kind: str, storage: Storage, monkeypatch: pytest.MonkeyPatch, provider: Provider, client_app: ClientAppFactory
+    kind: str, storage: Storage, monkeypatch: pytest.MonkeyPatch, provider: FakeProvider, client_app: ClientAppFactory
 ) -> None:
     # 20 logins within one second (a script, or a user hammering the button): the clock
     # advances 1 ms per reading, so "newest" is well defined but whole seconds tie.
@@ -470,20 +422,22 @@ def test_abandoned_logins_only_the_newest_three_survive(
     monkeypatch.setattr(temporary_credentials, "time", SimpleNamespace(time=clock.time))
     ca = _serve(client_app, provider, storage)
     with Browser() as browser:
-        authorize_urls = [_start_login(browser, ca.url + LOGIN_PATH[kind]) for _ in range(20)]
+        authorize_urls = [start_login(browser, ca.url + PREFIX[kind] + "/login") for _ in range(20)]
         pending = set(_session(ca, browser)[SESSION_KEY])
-        newest = [_token_of(url) for url in authorize_urls[-3:]]
+        newest = [query_of(url)["oauth_token"] for url in authorize_urls[-3:]]
         assert pending == set(newest), "the three newest logins are the ones kept"
 
         # Each of the three newest completes (order of completion does not matter)...
+        for user in ("u18", "u19", "u20"):
+            provider.add_user(user)
         for url, user in zip(authorize_urls[-3:], ("u18", "u19", "u20"), strict=True):
-            response = browser.get(_approve(browser, url, user=user))
+            response = browser.get(approve(browser, url, user=user))
             assert response.status_code == 200, response.text
-            assert response.json() == {"screen_name": user}
+            assert response.json()["token"]["screen_name"] == user
         # ...and an older one was dropped.
-        stale = browser.get(_approve(browser, authorize_urls[-4]))
+        stale = browser.get(approve(browser, authorize_urls[-4]))
     _assert_token_error(ca, stale, "unknown")
-    assert provider.state.hits["/access_token"] == 3
+    assert len(provider.received("access_token")) == 3
 
 
 # ------------------------------------------------------------------ secrecy of the session cookie
@@ -491,12 +445,12 @@ def test_abandoned_logins_only_the_newest_three_survive(
 
 @pytest.mark.parametrize("kind", VIEW_KINDS)
 def test_session_mode_never_puts_the_secret_in_the_cookie_in_clear(
-    kind: str, provider: Provider, client_app: ClientAppFactory
+    kind: str, provider: FakeProvider, client_app: ClientAppFactory
 ) -> None:
     ca = _serve(client_app, provider, _make_storage("session", Path()))
     with Browser() as browser:
-        authorize_url = _start_login(browser, ca.url + LOGIN_PATH[kind])
-        oauth_token = _token_of(authorize_url)
+        authorize_url = start_login(browser, ca.url + PREFIX[kind] + "/login")
+        oauth_token = query_of(authorize_url)["oauth_token"]
         secret = _request_token_secret(provider, oauth_token)
         raw_cookie = browser.cookies.get("session")
         assert raw_cookie is not None
@@ -511,9 +465,9 @@ def test_session_mode_never_puts_the_secret_in_the_cookie_in_clear(
         assert secret not in json.dumps(decoded)
 
         # The encrypted value still does its job: the login completes.
-        response = browser.get(_approve(browser, authorize_url))
+        response = browser.get(approve(browser, authorize_url))
     assert response.status_code == 200, response.text
-    assert response.json() == {"screen_name": "alice"}
+    assert response.json()["token"]["screen_name"] == "alice"
 
 
 # ------------------------------------------------------------------ cache mode with real caches
@@ -522,12 +476,12 @@ def test_session_mode_never_puts_the_secret_in_the_cookie_in_clear(
 @pytest.mark.parametrize("storage", CACHES, indirect=True)
 @pytest.mark.parametrize("kind", VIEW_KINDS)
 def test_cache_mode_keeps_the_secret_out_of_the_cookie(
-    kind: str, storage: Storage, provider: Provider, client_app: ClientAppFactory
+    kind: str, storage: Storage, provider: FakeProvider, client_app: ClientAppFactory
 ) -> None:
     ca = _serve(client_app, provider, storage, request_token_ttl=321)
     with Browser() as browser:
-        authorize_url = _start_login(browser, ca.url + LOGIN_PATH[kind])
-        oauth_token = _token_of(authorize_url)
+        authorize_url = start_login(browser, ca.url + PREFIX[kind] + "/login")
+        oauth_token = query_of(authorize_url)["oauth_token"]
         secret = _request_token_secret(provider, oauth_token)
         key = cache_key("demo", oauth_token)
 
@@ -547,9 +501,9 @@ def test_cache_mode_keeps_the_secret_out_of_the_cookie(
         assert decoded[SESSION_KEY][oauth_token]["nonce"] == record["nonce"]
         assert oauth_token not in key, "cache keys do not expose the token"
 
-        response = browser.get(_approve(browser, authorize_url))
+        response = browser.get(approve(browser, authorize_url))
         assert response.status_code == 200, response.text
-        assert response.json() == {"screen_name": "alice"}
+        assert response.json()["token"]["screen_name"] == "alice"
 
         # Used once, then deleted (from the cache and from the session).
         assert storage.peek(ca.app, key) is None
@@ -565,11 +519,11 @@ def test_cache_mode_keeps_the_secret_out_of_the_cookie(
 @pytest.mark.parametrize("storage", CACHES, indirect=True)
 @pytest.mark.parametrize("kind", VIEW_KINDS)
 def test_cache_entry_deleted_after_denial(
-    kind: str, storage: Storage, provider: Provider, client_app: ClientAppFactory
+    kind: str, storage: Storage, provider: FakeProvider, client_app: ClientAppFactory
 ) -> None:
     ca = _serve(client_app, provider, storage)
     with Browser() as browser:
-        result = browser.login_via(ca.url + LOGIN_PATH[kind], deny=True)
+        result = browser.login_via(ca.url + PREFIX[kind] + "/login", deny=True)
         key = cache_key("demo", result.callback_params["denied"])
         assert result.response.status_code == 418
         assert result.response.json()["error"] == "AccessDeniedError"
@@ -578,14 +532,18 @@ def test_cache_entry_deleted_after_denial(
 
 
 @pytest.mark.parametrize("kind", VIEW_KINDS)
-def test_async_cache_used_by_concurrent_browsers(kind: str, provider: Provider, client_app: ClientAppFactory) -> None:
+def test_async_cache_used_by_concurrent_browsers(
+    kind: str, provider: FakeProvider, client_app: ClientAppFactory
+) -> None:
     storage = _make_storage("async", Path())
     ca = _serve(client_app, provider, storage)
     results: dict[str, Any] = {}
+    for i in range(6):
+        provider.add_user(f"user{i}")
 
     def login(user: str) -> None:
         with Browser() as browser:
-            results[user] = browser.login_via(ca.url + LOGIN_PATH[kind], user=user).response
+            results[user] = browser.login_via(ca.url + PREFIX[kind] + "/login", user=user).response
 
     threads = [threading.Thread(target=login, args=(f"user{i}",)) for i in range(6)]
     for thread in threads:
@@ -595,7 +553,7 @@ def test_async_cache_used_by_concurrent_browsers(kind: str, provider: Provider, 
     assert sorted(results) == [f"user{i}" for i in range(6)]
     for user, response in results.items():
         assert response.status_code == 200, response.text
-        assert response.json() == {"screen_name": user}
+        assert response.json()["token"]["screen_name"] == user
     assert isinstance(storage.cache, AsyncDictCache)
     assert len(storage.cache) == 0, "every entry was consumed"
 
@@ -623,12 +581,14 @@ def test_sealer_follows_the_current_key_and_reads_fallbacks() -> None:
     reason="SECRET_KEY_FALLBACKS is a Flask 3.1 feature (older Flask cannot read the rotated session cookie at all)",
 )
 @pytest.mark.parametrize("kind", VIEW_KINDS)
-def test_login_in_progress_survives_a_key_rotation(kind: str, provider: Provider, client_app: ClientAppFactory) -> None:
+def test_login_in_progress_survives_a_key_rotation(
+    kind: str, provider: FakeProvider, client_app: ClientAppFactory
+) -> None:
     ca = _serve(client_app, provider, _make_storage("session", Path()))
     with Browser() as browser:
-        authorize_url = _start_login(browser, ca.url + LOGIN_PATH[kind])
+        authorize_url = start_login(browser, ca.url + PREFIX[kind] + "/login")
         ca.app.config["SECRET_KEY_FALLBACKS"] = [ca.app.secret_key]
         ca.app.secret_key = "a-brand-new-key"
-        response = browser.get(_approve(browser, authorize_url))
+        response = browser.get(approve(browser, authorize_url))
     assert response.status_code == 200, response.text
-    assert response.json() == {"screen_name": "alice"}
+    assert response.json()["token"]["screen_name"] == "alice"

@@ -17,6 +17,7 @@ from flask import Flask, session, url_for
 
 from flask_oauth1_async import OAuth
 from flask_oauth1_async.testing import FakeProvider, LoginError, ProviderCall, login
+from tests.support.views import PREFIX, VIEW_KINDS
 
 pytest_plugins = ["flask_oauth1_async.testing.pytest_plugin"]
 
@@ -31,38 +32,38 @@ def make_app(fake: FakeProvider, *, via_config: bool = True) -> tuple[Flask, OAu
     else:
         oauth.register("twitter", **fake.register_kwargs())
 
-    @app.get("/login")
-    def sync_login() -> Any:
-        return oauth.twitter.authorize_redirect(url_for("sync_callback", _external=True))
+    @app.get("/s/login")
+    def s_login() -> Any:
+        return oauth.twitter.authorize_redirect(url_for("s_callback", _external=True))
 
-    @app.get("/callback")
-    def sync_callback() -> Any:
+    @app.get("/s/callback")
+    def s_callback() -> Any:
         token = oauth.twitter.authorize_access_token()
         session["token"] = dict(token)
         return {"screen_name": token["screen_name"], "user_id": token["user_id"]}
 
-    @app.get("/async/login")
-    async def async_login() -> Any:
-        return await oauth.twitter.authorize_redirect(url_for("async_callback", _external=True))
+    @app.get("/a/login")
+    async def a_login() -> Any:
+        return await oauth.twitter.authorize_redirect(url_for("a_callback", _external=True))
 
-    @app.get("/async/callback")
-    async def async_callback() -> Any:
+    @app.get("/a/callback")
+    async def a_callback() -> Any:
         token = await oauth.twitter.authorize_access_token()
         session["token"] = dict(token)
         return {"screen_name": token["screen_name"]}
 
-    @app.get("/me")
-    def me() -> Any:
+    @app.get("/s/me")
+    def s_me() -> Any:
         resp = oauth.twitter.get("account/verify_credentials.json", token=session["token"])
         return {"status": resp.status_code, "body": _body(resp)}
 
-    @app.get("/async/me")
-    async def async_me() -> Any:
+    @app.get("/a/me")
+    async def a_me() -> Any:
         resp = await oauth.twitter.post("statuses/update.json", data={"status": "hi"}, token=session["token"])
         return {"status": resp.status_code, "body": _body(resp)}
 
-    @app.get("/public")
-    def public() -> Any:
+    @app.get("/s/public")
+    def s_public() -> Any:
         resp = oauth.twitter.get("help/configuration.json", withhold_token=True)
         return {"status": resp.status_code}
 
@@ -88,11 +89,11 @@ def client(app_and_oauth: tuple[Flask, OAuth]) -> Any:
 # ----------------------------------------------------------------- login helper
 
 
-@pytest.mark.parametrize("prefix", ["", "/async"])
+@pytest.mark.parametrize("kind", VIEW_KINDS)
 def test_login_as_named_user_in_sync_and_async_views(
-    oauth1_provider: FakeProvider, oauth1_login: Callable[..., Any], client: Any, prefix: str
+    oauth1_provider: FakeProvider, oauth1_login: Callable[..., Any], client: Any, kind: str
 ) -> None:
-    resp = oauth1_login(client, f"{prefix}/login", user="bob")
+    resp = oauth1_login(client, PREFIX[kind] + "/login", user="bob")
     assert resp.status_code == 200
     assert resp.get_json()["screen_name"] == "bob"
     assert oauth1_provider.access_tokens("bob") != []
@@ -100,12 +101,12 @@ def test_login_as_named_user_in_sync_and_async_views(
 
 
 def test_login_without_user_approves_as_default_user(oauth1_provider: FakeProvider, client: Any) -> None:
-    resp = login(client, "/login")  # the provider is found from the redirect
+    resp = login(client, "/s/login")  # the provider is found from the redirect
     assert resp.get_json() == {"screen_name": "alice", "user_id": oauth1_provider.users["alice"]["user_id"]}
 
 
 def test_deny_gives_the_apps_denied_answer(oauth1_login: Callable[..., Any], client: Any) -> None:
-    resp = oauth1_login(client, "/login", deny=True)
+    resp = oauth1_login(client, "/s/login", deny=True)
     assert resp.status_code == 403  # the library's default answer to AccessDeniedError
     assert "declined" in resp.get_data(as_text=True)
 
@@ -113,43 +114,45 @@ def test_deny_gives_the_apps_denied_answer(oauth1_login: Callable[..., Any], cli
 def test_scripted_decisions_win_and_are_used_once(oauth1_provider: FakeProvider, client: Any) -> None:
     oauth1_provider.deny_next()
     oauth1_provider.approve_next("bob")
-    assert login(client, "/login", user="alice").status_code == 403
-    assert login(client, "/login", user="alice").get_json()["screen_name"] == "bob"
-    assert login(client, "/login", user="alice").get_json()["screen_name"] == "alice"
+    assert login(client, "/s/login", user="alice").status_code == 403
+    assert login(client, "/s/login", user="alice").get_json()["screen_name"] == "bob"
+    assert login(client, "/s/login", user="alice").get_json()["screen_name"] == "alice"
 
 
 def test_added_user_profile_comes_with_the_token(oauth1_provider: FakeProvider, client: Any) -> None:
     oauth1_provider.add_user("carol", user_id="42")
-    assert login(client, "/async/login", user="carol").get_json() == {"screen_name": "carol"}
-    assert login(client, "/login", user="carol").get_json()["user_id"] == "42"
+    assert login(client, "/a/login", user="carol").get_json() == {"screen_name": "carol"}
+    assert login(client, "/s/login", user="carol").get_json()["user_id"] == "42"
 
 
 def test_unknown_user_is_a_login_error(oauth1_login: Callable[..., Any], client: Any) -> None:
     with pytest.raises(LoginError, match="unknown test user"):
-        oauth1_login(client, "/login", user="mallory")
+        oauth1_login(client, "/s/login", user="mallory")
 
 
 def test_login_start_that_does_not_redirect_is_a_login_error(oauth1_login: Callable[..., Any], client: Any) -> None:
     with pytest.raises(LoginError, match="without a redirect"):
-        oauth1_login(client, "/public")
+        oauth1_login(client, "/s/public")
 
 
 def test_follow_redirects_returns_the_final_page(oauth1_provider: FakeProvider) -> None:
     app, oauth = make_app(oauth1_provider, via_config=False)
 
-    @app.get("/login-then-home")
-    def login_then_home() -> Any:
-        return oauth.twitter.authorize_redirect(url_for("home_callback", _external=True))
+    @app.get("/s/login-then-home")
+    def s_login_then_home() -> Any:
+        return oauth.twitter.authorize_redirect(url_for("s_home_callback", _external=True))
 
-    @app.get("/home-callback")
-    def home_callback() -> Any:
+    @app.get("/s/home-callback")
+    def s_home_callback() -> Any:
         from flask import redirect
 
         session["token"] = dict(oauth.twitter.authorize_access_token())
-        return redirect(url_for("me"))
+        return redirect(url_for("s_me"))
 
     try:
-        resp = login(app.test_client(), "/login-then-home", user="bob", provider=oauth1_provider, follow_redirects=True)
+        resp = login(
+            app.test_client(), "/s/login-then-home", user="bob", provider=oauth1_provider, follow_redirects=True
+        )
         assert resp.status_code == 200
         assert resp.get_json()["body"]["screen_name"] == "bob"
     finally:
@@ -160,10 +163,10 @@ def test_follow_redirects_returns_the_final_page(oauth1_provider: FakeProvider) 
 
 
 def test_calls_record_method_path_signature_and_token(oauth1_provider: FakeProvider, client: Any) -> None:
-    login(client, "/login", user="alice")
+    login(client, "/s/login", user="alice")
     token = oauth1_provider.access_tokens("alice")[0]
-    assert client.get("/me").get_json()["status"] == 200
-    assert client.get("/async/me").get_json()["status"] == 200
+    assert client.get("/s/me").get_json()["status"] == 200
+    assert client.get("/a/me").get_json()["status"] == 200
     first, second = oauth1_provider.calls
     assert (first.method, first.path, first.signed, first.valid) == (
         "GET",
@@ -180,9 +183,9 @@ def test_calls_record_method_path_signature_and_token(oauth1_provider: FakeProvi
 
 
 def test_unsigned_call_is_recorded_as_unsigned_and_refused(oauth1_provider: FakeProvider, client: Any) -> None:
-    assert client.get("/public").get_json() == {"status": 401}
+    assert client.get("/s/public").get_json() == {"status": 401}
     oauth1_provider.public("help/configuration.json")
-    assert client.get("/public").get_json() == {"status": 200}
+    assert client.get("/s/public").get_json() == {"status": 200}
     refused, served = oauth1_provider.calls
     assert (refused.signed, refused.token, refused.status) == (False, None, 401)
     assert (served.signed, served.status) == (False, 200)
@@ -207,7 +210,7 @@ def test_forged_signature_is_refused(oauth1_provider: FakeProvider) -> None:
 def test_nonce_is_accepted_once(oauth1_provider: FakeProvider, client: Any, app_and_oauth: tuple[Flask, OAuth]) -> None:
     # Replaying a signed request exactly as it was sent: the provider refuses the repeated nonce.
     app, oauth = app_and_oauth
-    login(client, "/login")
+    login(client, "/s/login")
     with app.test_request_context():
         first = oauth.twitter.get_sync("x", token=_session_token(client))
     assert first.status_code == 200
@@ -233,16 +236,16 @@ def test_respond_with_json_handler_and_method(oauth1_provider: FakeProvider, cli
         return {"echo": call.body}, 201
 
     oauth1_provider.respond("statuses/update.json", handler=handler)
-    login(client, "/login")
-    assert client.get("/me").get_json() == {"status": 200, "body": {"id": 7}}
-    assert client.get("/async/me").get_json() == {"status": 201, "body": {"echo": "status=hi"}}
+    login(client, "/s/login")
+    assert client.get("/s/me").get_json() == {"status": 200, "body": {"id": 7}}
+    assert client.get("/a/me").get_json() == {"status": 201, "body": {"echo": "status=hi"}}
     assert seen[0].user == "alice"
 
 
 def test_revoked_token_is_refused(oauth1_provider: FakeProvider, client: Any) -> None:
-    login(client, "/login")
+    login(client, "/s/login")
     assert oauth1_provider.revoke("alice") == 1
-    assert client.get("/me").get_json()["status"] == 401
+    assert client.get("/s/me").get_json()["status"] == 401
     assert oauth1_provider.calls[-1].valid is False
 
 
@@ -251,35 +254,35 @@ def test_revoked_token_is_refused(oauth1_provider: FakeProvider, client: Any) ->
 
 def test_access_token_endpoint_fails_once(oauth1_provider: FakeProvider, client: Any) -> None:
     oauth1_provider.fail_next("access_token", 401)
-    failed = login(client, "/login")
+    failed = login(client, "/s/login")
     assert failed.status_code == 400
     assert "401" in failed.get_data(as_text=True)
-    assert login(client, "/login").status_code == 200
+    assert login(client, "/s/login").status_code == 200
     statuses = [(c.endpoint, c.status) for c in oauth1_provider.token_requests if c.endpoint == "access_token"]
     assert statuses == [("access_token", 401), ("access_token", 200)]
 
 
 def test_api_fails_twice_then_works(oauth1_provider: FakeProvider, client: Any) -> None:
-    login(client, "/login")
+    login(client, "/s/login")
     oauth1_provider.fail_next("api", 503, times=2)
-    assert [client.get("/me").get_json()["status"] for _ in range(3)] == [503, 503, 200]
+    assert [client.get("/s/me").get_json()["status"] for _ in range(3)] == [503, 503, 200]
 
 
 def test_request_token_failure_reaches_the_app(oauth1_provider: FakeProvider, client: Any) -> None:
     oauth1_provider.fail_next("request_token", 500)
     with pytest.raises(LoginError):
-        login(client, "/login")
+        login(client, "/s/login")
 
 
 def test_latency_per_endpoint(oauth1_provider: FakeProvider, client: Any) -> None:
-    login(client, "/login")
+    login(client, "/s/login")
     oauth1_provider.slow_down(0.3, "api")
     started = time.perf_counter()
-    assert client.get("/me").get_json()["status"] == 200
+    assert client.get("/s/me").get_json()["status"] == 200
     assert time.perf_counter() - started >= 0.3  # a lower bound: a busy machine only makes it longer
     # Removed again (no upper time bound here: a noisy machine could break it).
     oauth1_provider.slow_down(0, "api")
-    assert client.get("/me").get_json()["status"] == 200
+    assert client.get("/s/me").get_json()["status"] == 200
     with pytest.raises(ValueError, match="negative"):
         oauth1_provider.slow_down(-1, "api")
 
@@ -305,7 +308,7 @@ def test_register_kwargs_and_config_carry_the_same_settings(oauth1_provider: Fak
 
 
 def test_consent_page_for_people(oauth1_provider: FakeProvider, client: Any) -> None:
-    location = client.get("/login").headers["Location"]
+    location = client.get("/s/login").headers["Location"]
     page = httpx.get(location, verify=oauth1_provider.ssl_context or True, timeout=10)
     assert page.status_code == 200
     assert 'value="alice"' in page.text
@@ -318,7 +321,7 @@ def test_plain_http_mode(oauth1_provider_factory: Callable[..., FakeProvider]) -
     assert fake.ssl_context is None
     app, oauth = make_app(fake)
     try:
-        assert login(app.test_client(), "/login").get_json()["screen_name"] == "dora"
+        assert login(app.test_client(), "/s/login").get_json()["screen_name"] == "dora"
     finally:
         oauth.close()
 

@@ -32,6 +32,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -39,10 +40,13 @@ from authlib.integrations.base_client.errors import MissingTokenError as Authlib
 from flask import Flask, Response, g, jsonify, request
 
 from flask_oauth1_async import ConfigurationError, MissingTokenError, OAuth, OAuthError
-from tests.conftest import ClientApp, ClientAppFactory, Provider
+from flask_oauth1_async.testing import FakeProvider
+from tests.conftest import ClientApp, ClientAppFactory
 from tests.support.browser import Browser
+from tests.support.fake import last, register_settings
 from tests.support.views import (
     PREFIX,
+    VIEW_KINDS,
     WarningRecorder,
     catch_oauth_errors,
     dance_routes,
@@ -50,7 +54,6 @@ from tests.support.views import (
     token_headers,
 )
 
-MODES = ("sync", "async")
 FETCH_KINDS = ("registry_sync", "registry_async", "remote_sync", "remote_async")
 _req_ids = itertools.count(1)
 
@@ -189,7 +192,7 @@ def _make_fetchers(
 
 def _serve(
     client_app: ClientAppFactory,
-    provider: Provider,
+    provider: FakeProvider,
     tokens: dict[str, dict[str, str]],
     *,
     registry_fetch: Callable[..., Any] | None = None,
@@ -198,8 +201,8 @@ def _serve(
 ) -> ClientApp:
     def setup(app: Flask, oauth: OAuth) -> None:
         if other_remote:
-            oauth.register("other", **provider.settings())
-        _routes(app, oauth, tokens, provider.url + "/public")
+            oauth.register("other", **register_settings(provider))
+        _routes(app, oauth, tokens, provider.api_base_url + "public")
 
     oauth_kwargs = {"fetch_token": registry_fetch} if registry_fetch is not None else {}
     register = {"fetch_token": remote_fetch} if remote_fetch is not None else {}
@@ -215,16 +218,16 @@ def _get(http: httpx.Client, url: str, user: str | None = None, **params: Any) -
 
 
 @pytest.fixture
-def tokens(provider: Provider) -> dict[str, dict[str, str]]:
-    return {user: provider.token_for(user) for user in ("alice", "bob", "carol")}
+def tokens(provider: FakeProvider) -> dict[str, dict[str, str]]:
+    return {user: provider.issue_token(user) for user in ("alice", "bob", "carol")}
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", VIEW_KINDS)
 @pytest.mark.parametrize("kind", FETCH_KINDS)
 def test_fetch_token_variants_once_per_request(
     kind: str,
     mode: str,
-    provider: Provider,
+    provider: FakeProvider,
     client_app: ClientAppFactory,
     tokens: dict[str, dict[str, str]],
     http: httpx.Client,
@@ -244,15 +247,15 @@ def test_fetch_token_variants_once_per_request(
     for _, _, who, path in log.calls:
         assert who in tokens
         assert path == f"/{mode[0]}/me"
-    assert provider.state.hits["/api/me"] == 3 * n
+    assert len(provider.received("api", "me")) == 3 * n
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", VIEW_KINDS)
 @pytest.mark.parametrize("kind", ["registry_sync", "registry_async"])
 def test_fetch_token_once_per_remote(
     kind: str,
     mode: str,
-    provider: Provider,
+    provider: FakeProvider,
     client_app: ClientAppFactory,
     tokens: dict[str, dict[str, str]],
     http: httpx.Client,
@@ -268,7 +271,7 @@ def test_fetch_token_once_per_remote(
 
 
 def test_per_remote_fetch_token_wins_over_registry(
-    provider: Provider, client_app: ClientAppFactory, tokens: dict[str, dict[str, str]], http: httpx.Client
+    provider: FakeProvider, client_app: ClientAppFactory, tokens: dict[str, dict[str, str]], http: httpx.Client
 ) -> None:
     registry_calls: list[str] = []
 
@@ -277,18 +280,18 @@ def test_per_remote_fetch_token_wins_over_registry(
         return tokens["alice"]
 
     ca = _serve(client_app, provider, tokens, registry_fetch=registry_fetch, remote_fetch=lambda: tokens["carol"])
-    for mode in MODES:
+    for mode in VIEW_KINDS:
         _, resp = _get(http, f"{ca.url}/{mode[0]}/me")
         assert resp.json()["users"] == ["carol"]
     assert registry_calls == []
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", VIEW_KINDS)
 @pytest.mark.parametrize("shape", ["mapping", "tuple"])
 def test_token_argument_wins(
     shape: str,
     mode: str,
-    provider: Provider,
+    provider: FakeProvider,
     client_app: ClientAppFactory,
     tokens: dict[str, dict[str, str]],
     http: httpx.Client,
@@ -303,10 +306,10 @@ def test_token_argument_wins(
     assert len(log) == 0, "fetch_token must not be called when token= is given"
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", VIEW_KINDS)
 def test_withhold_token_sends_no_authorization(
     mode: str,
-    provider: Provider,
+    provider: FakeProvider,
     client_app: ClientAppFactory,
     tokens: dict[str, dict[str, str]],
     http: httpx.Client,
@@ -318,16 +321,15 @@ def test_withhold_token_sends_no_authorization(
     assert resp.status_code == 200, resp.text
     assert resp.json()["withheld"] == {"authorization": False, "args": {"w": "1"}}
     assert len(log) == 0, "fetch_token must not be called for withhold_token=True"
-    received = provider.state.last_request("/public")
-    assert received is not None
+    received = last(provider, "api", "public")
     assert received.authorization is None
-    assert "oauth_" not in received.query_string
+    assert "oauth_" not in urlsplit(received.url).query
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", VIEW_KINDS)
 def test_fetch_token_returning_none(
     mode: str,
-    provider: Provider,
+    provider: FakeProvider,
     client_app: ClientAppFactory,
     tokens: dict[str, dict[str, str]],
     http: httpx.Client,
@@ -347,13 +349,13 @@ def test_fetch_token_returning_none(
         assert info["is_oauth_error"] is True
         assert "fetch_token returned None" in info["message"]
     assert log.for_request(req_id) == Counter({"demo": 1}), "a None answer is cached for the request too"
-    assert provider.state.hits["/api/me"] == 0
+    assert len(provider.received("api", "me")) == 0
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", VIEW_KINDS)
 def test_no_fetch_token_and_no_token(
     mode: str,
-    provider: Provider,
+    provider: FakeProvider,
     client_app: ClientAppFactory,
     tokens: dict[str, dict[str, str]],
     http: httpx.Client,
@@ -367,11 +369,11 @@ def test_no_fetch_token_and_no_token(
     # The message says how to fix it.
     assert "token=" in info["message"]
     assert "fetch_token" in info["message"]
-    assert provider.state.hits["/api/me"] == 0
+    assert len(provider.received("api", "me")) == 0
 
 
 def test_fetch_token_once_per_request_with_threads_in_sync_view(
-    provider: Provider, client_app: ClientAppFactory, tokens: dict[str, dict[str, str]], http: httpx.Client
+    provider: FakeProvider, client_app: ClientAppFactory, tokens: dict[str, dict[str, str]], http: httpx.Client
 ) -> None:
     n_threads = 5
     lock = threading.Lock()
@@ -472,9 +474,9 @@ def _single_flight_routes(app: Flask, oauth: OAuth) -> None:
 
 
 @pytest.fixture
-def single_flight_app(provider: Provider, client_app: ClientAppFactory) -> tuple[ClientApp, list[str]]:
+def single_flight_app(provider: FakeProvider, client_app: ClientAppFactory) -> tuple[ClientApp, list[str]]:
     fetch_log: list[str] = []
-    alice = provider.token_for("alice")
+    alice = provider.issue_token("alice")
 
     async def fetch_token(name: str) -> dict[str, str]:
         g.fetches = g.get("fetches", 0) + 1
@@ -496,7 +498,7 @@ def test_single_flight_survives_a_timed_out_caller(
     style: str,
     order: str,
     single_flight_app: tuple[ClientApp, list[str]],
-    provider: Provider,
+    provider: FakeProvider,
     http: httpx.Client,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -515,7 +517,7 @@ def test_single_flight_survives_a_timed_out_caller(
     assert body["second"] == "Response", body
     assert body["second_user"] == "alice"
     assert body["warnings"] == []
-    assert provider.state.hits["/api/me"] == 1  # only the second call reached the API
+    assert len(provider.received("api", "me")) == 1  # only the second call reached the API
     if order == "timed-out-first":
         assert len(fetch_log) == 2
     else:
@@ -527,7 +529,7 @@ def test_single_flight_survives_a_timed_out_caller(
 def test_single_flight_when_one_caller_is_cancelled(
     victim: str,
     single_flight_app: tuple[ClientApp, list[str]],
-    provider: Provider,
+    provider: FakeProvider,
     http: httpx.Client,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -547,7 +549,7 @@ def test_single_flight_when_one_caller_is_cancelled(
         assert body["results"] == ["alice", "CancelledError"], body
         assert body["fetches"] == 1
     assert body["warnings"] == []
-    assert provider.state.hits["/api/me"] == 1
+    assert len(provider.received("api", "me")) == 1
     assert _never_retrieved(caplog) == []
 
 
@@ -602,31 +604,31 @@ def _token_routes(app: Flask, oauth: OAuth) -> None:
 
 
 @pytest.fixture
-def token_app(provider: Provider, client_app: ClientAppFactory) -> ClientApp:
+def token_app(provider: FakeProvider, client_app: ClientAppFactory) -> ClientApp:
     return client_app(provider, _token_routes, fetch_token=lambda: _token_value(g.fetch_case))
 
 
 @pytest.mark.parametrize("case", sorted(BAD_TOKENS))
 @pytest.mark.parametrize("how", ["argument", "assigned", "fetch_token"])
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", VIEW_KINDS)
 def test_empty_or_malformed_token_is_a_configuration_error(
-    mode: str, how: str, case: str, token_app: ClientApp, provider: Provider, http: httpx.Client
+    mode: str, how: str, case: str, token_app: ClientApp, provider: FakeProvider, http: httpx.Client
 ) -> None:
     resp = http.get(f"{token_app.url}{PREFIX[mode]}/token/{how}/{case}")
     assert resp.status_code == 418, resp.text
     assert resp.json()["error"] == "ConfigurationError"
     (exc,) = token_app.app.config["CAUGHT"]
     assert isinstance(exc, ConfigurationError)
-    assert provider.state.hits["/api/me"] == 0, "nothing may be sent signed with the consumer key alone"
+    assert len(provider.received("api", "me")) == 0, "nothing may be sent signed with the consumer key alone"
 
 
 @pytest.mark.parametrize("case", ["valid-pair", "valid-mapping"])
 @pytest.mark.parametrize("how", ["argument", "assigned", "fetch_token"])
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", VIEW_KINDS)
 def test_valid_token_shapes_work(
-    mode: str, how: str, case: str, token_app: ClientApp, provider: Provider, http: httpx.Client
+    mode: str, how: str, case: str, token_app: ClientApp, provider: FakeProvider, http: httpx.Client
 ) -> None:
-    headers = token_headers(provider.token_for("carol"))
+    headers = token_headers(provider.issue_token("carol"))
     resp = http.get(f"{token_app.url}{PREFIX[mode]}/token/{how}/{case}", headers=headers)
     assert resp.status_code == 200, resp.text
     assert resp.json() == {"user": "carol"}
@@ -669,12 +671,12 @@ def _token_property_routes(app: Flask, oauth: OAuth) -> None:
         return report(before, await oauth.demo.get("me"))
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", VIEW_KINDS)
 def test_token_property_lives_on_g(
-    mode: str, provider: Provider, client_app: ClientAppFactory, http: httpx.Client
+    mode: str, provider: FakeProvider, client_app: ClientAppFactory, http: httpx.Client
 ) -> None:
-    alice = provider.token_for("alice")
-    bob = provider.token_for("bob")
+    alice = provider.issue_token("alice")
+    bob = provider.issue_token("bob")
 
     def fetch_token() -> dict[str, str]:
         g.fetches = g.get("fetches", 0) + 1
@@ -703,17 +705,17 @@ def test_token_property_lives_on_g(
     assert body["token"]["screen_name"] == "carol"
 
 
-def test_token_property_outside_a_request_and_unknown_attributes(provider: Provider) -> None:
+def test_token_property_outside_a_request_and_unknown_attributes(provider: FakeProvider) -> None:
     app = Flask("token-property")
     app.secret_key = "k"
     oauth = OAuth(app)
-    remote = oauth.register("demo", **provider.settings())
+    remote = oauth.register("demo", **register_settings(provider))
     try:
         assert remote.token is None
         with app.app_context():
             assert remote.token is None
             with pytest.raises(RuntimeError, match="inside a request"):
-                remote.token = provider.token_for("alice")
+                remote.token = provider.issue_token("alice")
         with app.test_request_context("/"):
             remote.token = ("t", "s")
             assert remote.token == {"oauth_token": "t", "oauth_token_secret": "s"}
@@ -746,16 +748,16 @@ def _clear_routes(app: Flask, oauth: OAuth) -> None:
         return jsonify(first=first, second=second)
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", VIEW_KINDS)
 def test_clearing_the_token_refetches_in_both_view_kinds(
-    mode: str, provider: Provider, client_app: ClientAppFactory, http: httpx.Client
+    mode: str, provider: FakeProvider, client_app: ClientAppFactory, http: httpx.Client
 ) -> None:
     # Regression: the sync path used to keep a second, permanent per-request
     # cache, so after ``remote.token = None`` it reused the cleared token
     # while the async path called fetch_token again.
     users = iter(["alice", "bob"])
     calls: list[str] = []
-    issued = {u: provider.token_for(u) for u in ("alice", "bob")}
+    issued = {u: provider.issue_token(u) for u in ("alice", "bob")}
 
     def fetch_token(name: str) -> dict[str, str]:
         user = next(users)
@@ -781,10 +783,10 @@ def _blocking_in_async_routes(app: Flask, oauth: OAuth) -> None:
 
 
 def test_get_sync_in_an_async_view_with_an_async_fetch_token(
-    provider: Provider, client_app: ClientAppFactory, http: httpx.Client
+    provider: FakeProvider, client_app: ClientAppFactory, http: httpx.Client
 ) -> None:
     calls: list[str | None] = []
-    token = provider.token_for("carol")
+    token = provider.issue_token("carol")
 
     async def fetch_token(name: str) -> dict[str, str]:
         await asyncio.sleep(0)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
@@ -19,19 +18,10 @@ from authlib.integrations.base_client import OAuthError as AuthlibOAuthError
 from flask import Flask, Response, jsonify, request, url_for
 
 from flask_oauth1_async import OAuth, OAuth1Error, RequestTimeoutError, TransportError
-from tests.conftest import ClientApp, ClientAppFactory, Provider
+from flask_oauth1_async.testing import FakeProvider
+from tests.conftest import ClientApp, ClientAppFactory
 from tests.support.browser import Browser
-
-MODES = ("sync", "async")
-
-
-@pytest.fixture
-def closed_port() -> int:
-    """A 127.0.0.1 port nobody listens on (bound, then closed)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
+from tests.support.views import PREFIX, VIEW_KINDS
 
 
 def _error_info(exc: BaseException) -> dict[str, Any]:
@@ -70,30 +60,30 @@ def _routes(app: Flask, oauth: OAuth) -> None:
         return jsonify(status=resp.status_code, body=resp.text)
 
     # The login dance, errors reported as JSON with status 502.
-    @app.route("/login")
-    def login() -> Any:
+    @app.route("/s/login")
+    def s_login() -> Any:
         try:
-            return oauth.demo.authorize_redirect(url_for("callback", _external=True))
+            return oauth.demo.authorize_redirect(url_for("s_callback", _external=True))
         except Exception as exc:
             return jsonify(error=_error_info(exc)), 502
 
-    @app.route("/callback")
-    def callback() -> Any:
+    @app.route("/s/callback")
+    def s_callback() -> Any:
         try:
             token = oauth.demo.authorize_access_token()
         except Exception as exc:
             return jsonify(error=_error_info(exc)), 502
         return jsonify(screen_name=token["screen_name"])
 
-    @app.route("/alogin")
-    async def alogin() -> Any:
+    @app.route("/a/login")
+    async def a_login() -> Any:
         try:
-            return await oauth.demo.authorize_redirect(url_for("acallback", _external=True))
+            return await oauth.demo.authorize_redirect(url_for("a_callback", _external=True))
         except Exception as exc:
             return jsonify(error=_error_info(exc)), 502
 
-    @app.route("/acallback")
-    async def acallback() -> Any:
+    @app.route("/a/callback")
+    async def a_callback() -> Any:
         try:
             token = await oauth.demo.authorize_access_token()
         except Exception as exc:
@@ -101,8 +91,8 @@ def _routes(app: Flask, oauth: OAuth) -> None:
         return jsonify(screen_name=token["screen_name"])
 
 
-def _serve(client_app: ClientAppFactory, provider: Provider, **register: Any) -> ClientApp:
-    tok = provider.token_for("alice")
+def _serve(client_app: ClientAppFactory, provider: FakeProvider, **register: Any) -> ClientApp:
+    tok = provider.issue_token("alice")
     register.setdefault("fetch_token", lambda: tok)
     return client_app(provider, _routes, **register)
 
@@ -127,9 +117,9 @@ def _assert_transport_error(info: dict[str, Any], *, timeout: bool = False) -> N
 # ------------------------------------------------------------------ real faults
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", VIEW_KINDS)
 def test_connection_refused(
-    mode: str, closed_port: int, provider: Provider, client_app: ClientAppFactory, http: httpx.Client
+    mode: str, closed_port: int, provider: FakeProvider, client_app: ClientAppFactory, http: httpx.Client
 ) -> None:
     ca = _serve(client_app, provider, api_base_url=f"http://127.0.0.1:{closed_port}/api")
     info = _call(http, ca, mode, "me?secret_in_query=1")["error"]
@@ -142,8 +132,8 @@ def test_connection_refused(
     assert ok["status"] == 200
 
 
-@pytest.mark.parametrize("mode", MODES)
-def test_timeout(mode: str, provider: Provider, client_app: ClientAppFactory, http: httpx.Client) -> None:
+@pytest.mark.parametrize("mode", VIEW_KINDS)
+def test_timeout(mode: str, provider: FakeProvider, client_app: ClientAppFactory, http: httpx.Client) -> None:
     ca = _serve(client_app, provider, client_kwargs={"timeout": 0.2})
     info = _call(http, ca, mode, "slow?ms=1000")["error"]
     _assert_transport_error(info, timeout=True)
@@ -201,10 +191,10 @@ MOCK_FAULTS = {
 }
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", VIEW_KINDS)
 @pytest.mark.parametrize("fault", sorted(MOCK_FAULTS))
 def test_mock_transport_faults(
-    fault: str, mode: str, provider: Provider, client_app: ClientAppFactory, http: httpx.Client
+    fault: str, mode: str, provider: FakeProvider, client_app: ClientAppFactory, http: httpx.Client
 ) -> None:
     transport = httpx.MockTransport(_mock_handler(fault))
     ca = _serve(client_app, provider, client_kwargs={"transport": transport, "async_transport": transport})
@@ -213,12 +203,12 @@ def test_mock_transport_faults(
     _assert_transport_error(info, timeout=is_timeout)
     assert info["cause_type"] == cause
     assert info["url"] == provider.url + "/api/me"
-    assert provider.state.hits["/api/me"] == 0  # nothing went to the real provider
+    assert len(provider.received("api", "me")) == 0  # nothing went to the real provider
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", VIEW_KINDS)
 def test_mock_transport_success_path(
-    mode: str, provider: Provider, client_app: ClientAppFactory, http: httpx.Client
+    mode: str, provider: FakeProvider, client_app: ClientAppFactory, http: httpx.Client
 ) -> None:
     """Sanity check of the mock wiring: the same transports serve a good answer."""
     transport = httpx.MockTransport(_mock_handler("ok"))
@@ -230,13 +220,13 @@ def test_mock_transport_success_path(
 # ------------------------------------------------------------------ the dance
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", VIEW_KINDS)
 def test_request_token_endpoint_unreachable(
-    mode: str, closed_port: int, provider: Provider, client_app: ClientAppFactory
+    mode: str, closed_port: int, provider: FakeProvider, client_app: ClientAppFactory
 ) -> None:
     ca = _serve(client_app, provider, request_token_url=f"http://127.0.0.1:{closed_port}/request_token")
     with Browser() as browser:
-        resp = browser.get(ca.url + ("/login" if mode == "sync" else "/alogin"))
+        resp = browser.get(ca.url + PREFIX[mode] + "/login")
     assert resp.status_code == 502, resp.text
     info = resp.json()["error"]
     _assert_transport_error(info)
@@ -244,24 +234,24 @@ def test_request_token_endpoint_unreachable(
     assert info["url"] == f"http://127.0.0.1:{closed_port}/request_token"
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", VIEW_KINDS)
 def test_access_token_endpoint_unreachable(
-    mode: str, closed_port: int, provider: Provider, client_app: ClientAppFactory
+    mode: str, closed_port: int, provider: FakeProvider, client_app: ClientAppFactory
 ) -> None:
     ca = _serve(client_app, provider, access_token_url=f"http://127.0.0.1:{closed_port}/access_token")
     with Browser() as browser:
-        result = browser.login_via(ca.url + ("/login" if mode == "sync" else "/alogin"), user="alice")
+        result = browser.login_via(ca.url + PREFIX[mode] + "/login", user="alice")
     assert result.response.status_code == 502, result.response.text
     info = result.response.json()["error"]
     _assert_transport_error(info)
     assert info["cause_type"] == "ConnectError"
     assert info["url"] == f"http://127.0.0.1:{closed_port}/access_token"
-    assert provider.state.hits["/request_token"] == 1
-    assert provider.state.hits["/access_token"] == 0
+    assert len(provider.received("request_token")) == 1
+    assert len(provider.received("access_token")) == 0
 
 
-@pytest.mark.parametrize("mode", MODES)
-def test_access_token_timeout(mode: str, provider: Provider, client_app: ClientAppFactory) -> None:
+@pytest.mark.parametrize("mode", VIEW_KINDS)
+def test_access_token_timeout(mode: str, provider: FakeProvider, client_app: ClientAppFactory) -> None:
     """A hung token endpoint (mocked) gives RequestTimeoutError during the dance."""
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -270,7 +260,7 @@ def test_access_token_timeout(mode: str, provider: Provider, client_app: ClientA
     transport = httpx.MockTransport(handler)
     ca = _serve(client_app, provider, client_kwargs={"transport": transport, "async_transport": transport})
     with Browser() as browser:
-        resp = browser.get(ca.url + ("/login" if mode == "sync" else "/alogin"))
+        resp = browser.get(ca.url + PREFIX[mode] + "/login")
     assert resp.status_code == 502, resp.text
     info = resp.json()["error"]
     _assert_transport_error(info, timeout=True)
@@ -306,9 +296,9 @@ def _cancel_routes(app: Flask, oauth: OAuth) -> None:
 
 
 def test_cancelled_calls_do_not_poison_the_pool(
-    provider: Provider, client_app: ClientAppFactory, http: httpx.Client, caplog: pytest.LogCaptureFixture
+    provider: FakeProvider, client_app: ClientAppFactory, http: httpx.Client, caplog: pytest.LogCaptureFixture
 ) -> None:
-    tok = provider.token_for("alice")
+    tok = provider.issue_token("alice")
     ca = client_app(provider, _cancel_routes, fetch_token=lambda: tok)
     body = http.get(ca.url + "/a/cancel").json()
     assert body["cancelled"] is True

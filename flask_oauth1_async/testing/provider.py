@@ -7,264 +7,67 @@ with a storage-only ``RequestValidator``: none of oauthlib's checks are
 switched off, so every signature, timestamp, nonce (each one is accepted
 once), key format and token binding is verified the way a strict provider
 would. It serves HTTPS with a throw-away certificate authority made by
-``trustme`` (oauthlib refuses plain HTTP by default); :meth:`FakeProvider.register_kwargs`
-and :meth:`FakeProvider.config` hand the app an SSL context that trusts it.
+``trustme`` (oauthlib refuses plain HTTP by default);
+:meth:`FakeProvider.register_kwargs` and :meth:`FakeProvider.config` hand
+the app an SSL context that trusts it. Connections are kept alive, as a real
+provider's are.
 
 What a test can script:
 
 * who approves the next authorization (:meth:`FakeProvider.approve_next`) or
   that the user clicks "Deny" (:meth:`FakeProvider.deny_next`);
-* failures: the next *n* answers of an endpoint replaced by an HTTP error
-  (:meth:`FakeProvider.fail_next`);
+* canned answers instead of an endpoint's work: errors
+  (:meth:`FakeProvider.fail_next`, with ``Retry-After`` for a rate limit) and
+  any body at all (:meth:`FakeProvider.answer_next`);
+* a request-token answer without ``oauth_callback_confirmed``
+  (:meth:`FakeProvider.set_callback_confirmed`);
+* a provider clock that is off (:meth:`FakeProvider.set_clock_offset`);
 * latency per endpoint (:meth:`FakeProvider.slow_down`);
-* what an API path answers (:meth:`FakeProvider.respond`).
+* what an API path answers (:meth:`FakeProvider.respond`);
+* more consumers, RSA ones too (:meth:`FakeProvider.add_consumer`), and access
+  tokens without a login (:meth:`FakeProvider.issue_token`).
 
-Every request the provider sees is recorded: :attr:`FakeProvider.calls` holds
-the API calls (method, path, signed or not, valid or not, with which token
-and for which test user), :attr:`FakeProvider.token_requests` the calls to
-the token endpoints.
+Every request the provider sees is recorded as a :class:`ProviderCall`:
+:attr:`FakeProvider.calls` holds the API calls, :attr:`FakeProvider.token_requests`
+the calls to the token endpoints and the authorize page, and
+:meth:`FakeProvider.received` any of them by endpoint and path.
+
+The code lives in rooms of its own: ``_validator`` (storage and the oauthlib
+validator), ``_controls`` (the script and the records), ``_app`` (the Flask
+app), ``_ca`` (TLS) and ``_server`` (the keep-alive HTTP server).
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
-import secrets
+import importlib
 import ssl
-import string
-import threading
-import time
 import weakref
-from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from html import escape
 from types import TracebackType
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from flask import Flask, Response, request
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from . import _controls
+from ._app import add_query, build_app
+from ._controls import FORM, Answer, Decision, ProviderCall, Route, Script, check_endpoint
+from ._server import ServerThread
+from ._validator import Consumer, Storage, new_key
 
 __all__ = ["ENDPOINTS", "FakeProvider", "ProviderCall"]
 
-#: The endpoint names used by :meth:`FakeProvider.fail_next`, :meth:`FakeProvider.slow_down`
-#: and :attr:`ProviderCall.endpoint`.
-ENDPOINTS = ("request_token", "authorize", "access_token", "api")
+#: The endpoint names used by :meth:`FakeProvider.fail_next`, :meth:`FakeProvider.answer_next`,
+#: :meth:`FakeProvider.slow_down`, :meth:`FakeProvider.received` and :attr:`ProviderCall.endpoint`.
+ENDPOINTS = _controls.ENDPOINTS
 
-_KEY_CHARS = string.ascii_letters + string.digits
 _HOST = "127.0.0.1"
+_INSTALL_HINT = 'pip install "flask_oauth1_async[testing]"'
 
 
-def _new_key(length: int = 24) -> str:
-    # oauthlib's default validator accepts keys and tokens of 20 to 30 letters and digits.
-    return "".join(secrets.choice(_KEY_CHARS) for _ in range(length))
-
-
-@dataclass(frozen=True)
-class ProviderCall:
-    """One request that reached the fake provider.
-
-    ``signed`` says whether it carried an OAuth signature at all (in the
-    ``Authorization`` header, the query or a form body); ``valid`` whether
-    oauthlib accepted that signature, nonce, timestamp and token. ``token`` is
-    the ``oauth_token`` it was sent with (None for unsigned or consumer-only
-    calls) and ``user`` the test user that token belongs to.
-    """
-
-    endpoint: str
-    method: str
-    #: The path below the API base (``"account/verify_credentials.json"``) for API
-    #: calls, the URL path for the others.
-    path: str
-    #: The query parameters, in order, OAuth parameters included.
-    query: tuple[tuple[str, str], ...]
-    signed: bool
-    valid: bool
-    token: str | None
-    user: str | None
-    status: int
-    signature_method: str | None = None
-    body: str = ""
-    content_type: str | None = None
-
-    @property
-    def args(self) -> dict[str, str]:
-        """The query parameters without the ``oauth_*`` ones, as a dict."""
-        return {k: v for k, v in self.query if not k.startswith("oauth_")}
-
-    def json(self) -> Any:
-        """The request body decoded as JSON."""
-        return json.loads(self.body)
-
-
-@dataclass
-class _Failure:
-    status: int
-    body: str
-    remaining: int
-
-
-@dataclass
-class _Route:
-    status: int
-    payload: Any
-    handler: Callable[[ProviderCall], Any] | None
-    headers: Mapping[str, str]
-
-
-@dataclass
-class _State:
-    consumers: dict[str, str] = field(default_factory=dict)
-    #: request token -> {"client", "secret", "callback", "verifier", "user", "created"}
-    request_tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
-    #: access token -> {"client", "secret", "user"}
-    access_tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
-    nonces: set[tuple[str, str, str, str]] = field(default_factory=set)
-    lock: threading.RLock = field(default_factory=threading.RLock)
-
-
-def _make_validator(state: _State, enforce_ssl: bool) -> Any:
-    """A RequestValidator that only stores things; every policy stays oauthlib's default."""
-    from oauthlib.oauth1 import RequestValidator
-
-    class Storage(RequestValidator):  # type: ignore[misc]
-        # oauthlib wants "dummy" values of a valid format to keep the timing of
-        # answers for unknown keys the same as for known ones.
-        dummy_client = "fakeproviderdummyclient"
-        dummy_request_token = "fakeproviderdummyrequest"  # noqa: S105 - not a secret
-        dummy_access_token = "fakeproviderdummyaccess"  # noqa: S105 - not a secret
-
-        @property
-        def enforce_ssl(self) -> bool:
-            return enforce_ssl
-
-        def validate_client_key(self, client_key: str, req: Any) -> bool:
-            with state.lock:
-                return client_key in state.consumers
-
-        def get_client_secret(self, client_key: str, req: Any) -> str:
-            with state.lock:
-                return state.consumers.get(client_key, "fakeproviderdummysecret")
-
-        def get_default_realms(self, client_key: str, req: Any) -> list[str]:
-            return []
-
-        def validate_requested_realms(self, client_key: str, realms: list[str], req: Any) -> bool:
-            return True
-
-        def get_realms(self, token: str, req: Any) -> list[str]:
-            return []
-
-        def validate_realms(self, *args: Any, **kwargs: Any) -> bool:
-            return True
-
-        def verify_realms(self, token: str, realms: list[str], req: Any) -> bool:
-            return True
-
-        def validate_redirect_uri(self, client_key: str, redirect_uri: str, req: Any) -> bool:
-            return True
-
-        def get_redirect_uri(self, token: str, req: Any) -> str:
-            with state.lock:
-                return str(state.request_tokens[token]["callback"])
-
-        def save_request_token(self, token: dict[str, str], req: Any) -> None:
-            with state.lock:
-                state.request_tokens[token["oauth_token"]] = {
-                    "client": req.client_key,
-                    "secret": token["oauth_token_secret"],
-                    "callback": req.redirect_uri,
-                    "verifier": None,
-                    "user": None,
-                    "created": time.monotonic(),
-                }
-
-        def verify_request_token(self, token: str, req: Any) -> bool:
-            with state.lock:
-                return token in state.request_tokens
-
-        def validate_request_token(self, client_key: str, token: str, req: Any) -> bool:
-            with state.lock:
-                record = state.request_tokens.get(token)
-                return record is not None and record["client"] == client_key
-
-        def get_request_token_secret(self, client_key: str, token: str, req: Any) -> str:
-            with state.lock:
-                record = state.request_tokens.get(token)
-                return str(record["secret"]) if record else "fakeproviderdummysecret"
-
-        def save_verifier(self, token: str, verifier: dict[str, str], req: Any) -> None:
-            with state.lock:
-                state.request_tokens[token]["verifier"] = verifier["oauth_verifier"]
-
-        def validate_verifier(self, client_key: str, token: str, verifier: str, req: Any) -> bool:
-            with state.lock:
-                record = state.request_tokens.get(token)
-                if record is None or not record["verifier"]:
-                    return False
-                req.fake_user = record["user"]
-                return secrets.compare_digest(str(record["verifier"]), verifier)
-
-        def invalidate_request_token(self, client_key: str, request_token: str, req: Any) -> None:
-            with state.lock:
-                state.request_tokens.pop(request_token, None)
-
-        def save_access_token(self, token: dict[str, str], req: Any) -> None:
-            with state.lock:
-                state.access_tokens[token["oauth_token"]] = {
-                    "client": req.client_key,
-                    "secret": token["oauth_token_secret"],
-                    "user": getattr(req, "fake_user", None),
-                }
-
-        def validate_access_token(self, client_key: str, token: str, req: Any) -> bool:
-            with state.lock:
-                record = state.access_tokens.get(token)
-                return record is not None and record["client"] == client_key
-
-        def get_access_token_secret(self, client_key: str, token: str, req: Any) -> str:
-            with state.lock:
-                record = state.access_tokens.get(token)
-                return str(record["secret"]) if record else "fakeproviderdummysecret"
-
-        def validate_timestamp_and_nonce(
-            self,
-            client_key: str,
-            timestamp: str,
-            nonce: str,
-            req: Any,
-            request_token: str | None = None,
-            access_token: str | None = None,
-        ) -> bool:
-            entry = (client_key, timestamp, nonce, request_token or access_token or "")
-            with state.lock:
-                if entry in state.nonces:
-                    return False
-                state.nonces.add(entry)
-                return True
-
-    return Storage()
-
-
-class _QuietHandler(WSGIRequestHandler):
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        pass
-
-
-_shared_ca: Any = None
-_shared_ca_lock = threading.Lock()
-
-
-def _certificate_authority() -> Any:
-    """One throw-away CA per process (making one costs a few milliseconds)."""
-    global _shared_ca
-    with _shared_ca_lock:
-        if _shared_ca is None:
-            import trustme
-
-            _shared_ca = trustme.CA(organization_name="flask_oauth1_async fake provider")
-        return _shared_ca
+def _require(module: str, purpose: str) -> None:
+    """Import *module* now, so that a missing extra is reported when the provider is made."""
+    try:
+        importlib.import_module(module)
+    except ImportError as exc:
+        raise ImportError(f"FakeProvider needs {module} ({purpose}), which is not installed: {_INSTALL_HINT}") from exc
 
 
 _running: weakref.WeakSet[FakeProvider] = weakref.WeakSet()
@@ -293,6 +96,11 @@ class FakeProvider:
     *default_user* approves when nothing else was scripted. *tls* False
     serves plain HTTP; oauthlib refuses that unless its ``enforce_ssl`` check
     is turned off, which is then the only default this provider changes.
+    *realms* are the realms the provider has (none by default): oauthlib
+    refuses a request token for a ``realm`` it does not list.
+
+    Raises ImportError, naming the ``testing`` extra, when oauthlib (or, for
+    HTTPS, trustme) is not installed.
     """
 
     def __init__(
@@ -302,29 +110,27 @@ class FakeProvider:
         default_user: str | None = None,
         tls: bool = True,
         port: int = 0,
+        realms: tuple[str, ...] | list[str] = (),
     ) -> None:
+        _require("oauthlib.oauth1", "its provider endpoints verify every request")
+        if tls:
+            _require("trustme", "the certificate authority of its HTTPS")
         if not users:
             raise ValueError("a FakeProvider needs at least one test user")
-        self.client_id = _new_key()
-        self.client_secret = _new_key(28)
+        self.client_id = new_key()
+        self.client_secret = new_key(28)
         self.users: dict[str, dict[str, Any]] = {}
         for name in users:
             self.add_user(name)
         self.default_user = default_user if default_user is not None else next(iter(self.users))
         self.tls = tls
+        self.realms = tuple(realms)
         self._port = port
-        self._state = _State()
-        self._state.consumers[self.client_id] = self.client_secret
-        self._decisions: deque[tuple[str, str | None]] = deque()
-        self._failures: dict[str, deque[_Failure]] = {name: deque() for name in ENDPOINTS}
-        self._latency: dict[str, float] = {}
-        self._routes: dict[tuple[str | None, str], _Route] = {}
-        self._public: set[str] = set()
-        self._calls: list[ProviderCall] = []
-        self._server: BaseWSGIServer | None = None
-        self._thread: threading.Thread | None = None
+        self._storage = Storage()
+        self._storage.consumers[self.client_id] = Consumer(self.client_secret)
+        self._script = Script()
+        self._server: ServerThread | None = None
         self._client_context: ssl.SSLContext | None = None
-        self._lock = threading.Lock()
 
     # ---------------------------------------------------------------- life cycle
 
@@ -338,37 +144,21 @@ class FakeProvider:
             return self
         server_context: ssl.SSLContext | None = None
         if self.tls:
-            ca = _certificate_authority()
-            server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            ca.issue_cert(_HOST, "localhost").configure_cert(server_context)
-            client_context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
-            ca.configure_trust(client_context)
-            self._client_context = client_context
-        server = make_server(
-            _HOST,
-            self._port,
-            self._build_app(),
-            threaded=True,
-            request_handler=_QuietHandler,
-            ssl_context=server_context,
-        )
-        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        thread.name = f"fake-oauth1-provider:{server.server_port}"
-        thread.start()
-        self._server, self._thread = server, thread
+            from ._ca import tls_contexts
+
+            server_context, self._client_context = tls_contexts(_HOST, "localhost")
+        server = ServerThread(build_app(self), port=self._port, ssl_context=server_context, name="fake-oauth1-provider")
+        server.name = f"fake-oauth1-provider:{server.port}"
+        self._server = server.start()
         _running.add(self)
         return self
 
     def close(self) -> None:
-        """Stop the server and wait for its thread (idempotent)."""
-        server, thread = self._server, self._thread
-        self._server = self._thread = None
+        """Stop the server, close its connections and wait for its threads (idempotent)."""
+        server, self._server = self._server, None
         _running.discard(self)
         if server is not None:
-            server.shutdown()
-            server.server_close()
-        if thread is not None:
-            thread.join(10)
+            server.stop()
 
     def __enter__(self) -> FakeProvider:
         return self.start()
@@ -384,13 +174,20 @@ class FakeProvider:
 
     # ---------------------------------------------------------------- URLs and settings
 
+    def _running_server(self) -> ServerThread:
+        if self._server is None:
+            raise RuntimeError("the FakeProvider is not started: use 'with FakeProvider() as fake:' or start()")
+        return self._server
+
     @property
     def url(self) -> str:
         """The provider's origin, such as ``https://127.0.0.1:54321``."""
-        if self._server is None:
-            raise RuntimeError("the FakeProvider is not started: use 'with FakeProvider() as fake:' or start()")
-        scheme = "https" if self.tls else "http"
-        return f"{scheme}://{_HOST}:{self._server.server_port}"
+        return self._running_server().url
+
+    @property
+    def port(self) -> int:
+        """The TCP port the provider listens on."""
+        return self._running_server().port
 
     @property
     def request_token_url(self) -> str:
@@ -411,7 +208,7 @@ class FakeProvider:
     @property
     def ssl_context(self) -> ssl.SSLContext | None:
         """An SSL context that trusts this provider's certificate (None over plain HTTP)."""
-        self.url  # noqa: B018 - raises when not started
+        self._running_server()
         return self._client_context
 
     def client_kwargs(self) -> dict[str, Any]:
@@ -436,7 +233,7 @@ class FakeProvider:
         head = prefix.upper().rstrip("_")
         return {f"{head}_{key.upper()}": value for key, value in self.register_kwargs().items()}
 
-    # ---------------------------------------------------------------- users and scripting
+    # ---------------------------------------------------------------- users, consumers, tokens
 
     def add_user(self, name: str, **profile: Any) -> dict[str, Any]:
         """Add (or replace) the test user *name*; *profile* adds or overrides fields."""
@@ -447,36 +244,151 @@ class FakeProvider:
         self.users[name] = record
         return record
 
+    def add_consumer(
+        self, secret: str | None = None, *, rsa_public_key: str | None = None, key: str | None = None
+    ) -> str:
+        """Register another consumer and return its key (the ``client_id`` of an app that uses it).
+
+        Give its shared *secret* (HMAC-* and PLAINTEXT signatures), the PEM
+        *rsa_public_key* that verifies its RSA-* signatures, or both. *key*
+        chooses the key, which must fit oauthlib's format (20 to 30 letters
+        and digits); a random one is made otherwise. Tokens are bound to the
+        consumer they were issued to.
+        """
+        if secret is None and rsa_public_key is None:
+            raise ValueError("a consumer needs a secret, an RSA public key, or both")
+        if key is None:
+            key = new_key()
+        elif not (20 <= len(key) <= 30 and key.isascii() and key.isalnum()):
+            raise ValueError(f"consumer keys are 20 to 30 letters and digits (oauthlib's format), not {key!r}")
+        with self._storage.lock:
+            self._storage.consumers[key] = Consumer(secret, rsa_public_key)
+        return key
+
+    def issue_token(self, user: str | None = None, *, consumer: str | None = None) -> dict[str, str]:
+        """An access token for *user* (default: :attr:`default_user`), without a login.
+
+        Returns ``{"oauth_token": ..., "oauth_token_secret": ...}``, issued to
+        *consumer* (default: :attr:`client_id`); the API accepts it at once.
+        """
+        name = user or self.default_user
+        if name not in self.users:
+            raise ValueError(f"unknown test user {name!r}; known: {', '.join(self.users)}")
+        client = consumer or self.client_id
+        with self._storage.lock:
+            if client not in self._storage.consumers:
+                raise ValueError(f"unknown consumer {client!r}")
+        return self._storage.issue_access_token(client, name)
+
+    def token_secret(self, token: str) -> str | None:
+        """The secret of a live request token or access token (None when unknown, used or revoked)."""
+        with self._storage.lock:
+            record = self._storage.request_tokens.get(token) or self._storage.access_tokens.get(token)
+            return None if record is None else str(record["secret"])
+
+    # ---------------------------------------------------------------- scripting
+
     def approve_next(self, user: str | None = None) -> None:
         """The next authorization is approved as *user* (default: :attr:`default_user`)."""
         name = user or self.default_user
         if name not in self.users:
             raise ValueError(f"unknown test user {name!r}; known: {', '.join(self.users)}")
-        with self._lock:
-            self._decisions.append(("approve", name))
+        with self._script.lock:
+            self._script.decisions.append(Decision(approve=True, user=name))
 
-    def deny_next(self) -> None:
-        """The next authorization is denied: the callback gets ``?denied=<request token>``."""
-        with self._lock:
-            self._decisions.append(("deny", None))
+    def deny_next(self, callback_params: Mapping[str, str] | None = None) -> None:
+        """The next authorization is denied: the callback gets ``?denied=<request token>``.
 
-    def fail_next(self, endpoint: str, status: int = 500, *, times: int = 1, body: str | None = None) -> None:
-        """The next *times* requests to *endpoint* answer *status* instead of doing their work."""
-        self._check_endpoint(endpoint)
-        if times < 1:
-            raise ValueError("times must be at least 1")
-        text = body if body is not None else f"fake provider: scripted {status} from {endpoint}"
-        with self._lock:
-            self._failures[endpoint].append(_Failure(status, text, times))
+        That is how Twitter/X reports a denial. *callback_params* replaces
+        it, for providers that say it otherwise (for example
+        ``{"error": "access_denied"}``).
+        """
+        params = dict(callback_params) if callback_params is not None else None
+        with self._script.lock:
+            self._script.decisions.append(Decision(approve=False, callback_params=params))
+
+    def answer_next(
+        self,
+        endpoint: str,
+        body: str = "",
+        *,
+        status: int = 200,
+        content_type: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        times: int | None = 1,
+    ) -> None:
+        """The next *times* requests to *endpoint* get this answer instead of the endpoint's work.
+
+        Nothing is checked, created or consumed by those requests (an API
+        call's signature is still checked and recorded). *content_type*
+        defaults to ``text/html`` for a body that starts with ``<`` and to
+        ``application/x-www-form-urlencoded`` otherwise, which is how a token
+        endpoint answers; *headers* are added. ``times=None`` answers so until
+        :meth:`reset`. Canned answers queue up: each is used *times* times, then
+        the next.
+        """
+        check_endpoint(endpoint)
+        if times is not None and times < 1:
+            raise ValueError("times must be at least 1 (or None: until reset())")
+        if content_type is None:
+            content_type = "text/html; charset=utf-8" if body.lstrip().startswith("<") else FORM
+        answer = Answer(status, body, content_type, dict(headers or {}), times)
+        with self._script.lock:
+            self._script.answers[endpoint].append(answer)
+
+    def fail_next(
+        self,
+        endpoint: str,
+        status: int = 500,
+        *,
+        times: int | None = 1,
+        body: str | None = None,
+        content_type: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        """The next *times* requests to *endpoint* answer *status* instead of doing their work.
+
+        The body is a short ``text/plain`` line naming the scripted status
+        unless *body* (and *content_type*) say otherwise. For a rate limit,
+        ``fake.fail_next("api", 429, headers={"Retry-After": "7"})``.
+        ``times=None`` fails every request until :meth:`reset`.
+        """
+        if body is None:
+            body = f"fake provider: scripted {status} from {endpoint}"
+            content_type = content_type or "text/plain; charset=utf-8"
+        self.answer_next(endpoint, body, status=status, content_type=content_type, headers=headers, times=times)
+
+    def set_callback_confirmed(self, value: bool | None) -> None:
+        """What request-token answers say in ``oauth_callback_confirmed``.
+
+        True sends ``true`` (the default, RFC 5849), False sends ``false``
+        and None leaves the field out, as OAuth 1.0 providers (before 1.0a)
+        did. :meth:`reset` brings back the default.
+        """
+        with self._script.lock:
+            self._script.callback_confirmed = value
+
+    def set_clock_offset(self, seconds: int) -> None:
+        """Run the provider's clock *seconds* ahead of the real one (behind when negative).
+
+        A request whose ``oauth_timestamp`` is more than oauthlib's ten
+        minutes away from that clock is refused with HTTP 401 and
+        ``oauth_problem=timestamp_refused&oauth_acceptable_timestamps=<from>-<to>``
+        (the OAuth Problem Reporting extension), the way providers tell a
+        client its clock is off. 0 (the default, and after :meth:`reset`)
+        leaves the check to oauthlib.
+        """
+        with self._script.lock:
+            self._script.clock_offset = int(seconds)
 
     def slow_down(self, seconds: float, endpoint: str | None = None) -> None:
         """Wait *seconds* before answering *endpoint* (every endpoint when None); 0 removes it."""
         if endpoint is not None:
-            self._check_endpoint(endpoint)
+            check_endpoint(endpoint)
         if seconds < 0:
             raise ValueError("seconds must not be negative")
-        with self._lock:
-            self._latency[endpoint or "*"] = seconds
+        with self._script.lock:
+            self._script.latency[endpoint or "*"] = seconds
 
     def respond(
         self,
@@ -487,43 +399,46 @@ class FakeProvider:
         method: str | None = None,
         handler: Callable[[ProviderCall], Any] | None = None,
         headers: Mapping[str, str] | None = None,
+        body: str | bytes | None = None,
+        content_type: str | None = None,
     ) -> None:
         """Set what the API answers at *path* (relative to :attr:`api_base_url`).
 
-        The answer is *json* with *status*, or what *handler* returns when
+        A *path* that ends with ``*`` answers every path that starts with what
+        comes before it (``"statuses/*"``; ``"*"`` for the whole API); an
+        exact route wins over such a prefix route, a longer prefix over a
+        shorter one. The answer is *json* with *status*, or what *handler* returns when
         called with the :class:`ProviderCall` (a JSON-able value, or a
-        ``(value, status)`` pair). *method* limits it to one HTTP method.
+        ``(value, status)`` pair). For an answer that is not JSON, give its
+        *content_type* and a *body* (``str`` or ``bytes``), or a *handler*
+        that returns the body. *method* limits the route to one HTTP method.
         Without a route, a path answers the signed-in test user's profile
         plus ``path`` and ``method``. Only calls with a valid signature reach
         a route, unless the path is :meth:`public`.
         """
-        with self._lock:
-            self._routes[(method.upper() if method else None, path.lstrip("/"))] = _Route(
-                status, json, handler, dict(headers or {})
-            )
+        if body is not None and content_type is None:
+            raise ValueError("a non-JSON body needs its content_type")
+        route = Route(status, body if body is not None else json, handler, dict(headers or {}), content_type)
+        with self._script.lock:
+            self._script.routes[(method.upper() if method else None, path.lstrip("/"))] = route
 
     def public(self, path: str) -> None:
         """Let unsigned calls to *path* through (the default answers 401 to them)."""
-        with self._lock:
-            self._public.add(path.lstrip("/"))
+        with self._script.lock:
+            self._script.public.add(path.lstrip("/"))
 
     def reset(self) -> None:
-        """Forget recorded calls and scripted decisions, failures, latency and routes (tokens stay valid)."""
-        with self._lock:
-            self._calls.clear()
-            self._decisions.clear()
-            for queue in self._failures.values():
-                queue.clear()
-            self._latency.clear()
-            self._routes.clear()
-            self._public.clear()
+        """Forget recorded calls and everything scripted, and zero the counters (tokens stay valid)."""
+        self._script.reset()
+        self.reset_counters()
 
     def revoke(self, user: str | None = None) -> int:
         """Invalidate the access tokens of *user* (all users when None); returns how many."""
-        with self._state.lock:
-            doomed = [k for k, v in self._state.access_tokens.items() if user is None or v["user"] == user]
+        with self._storage.lock:
+            tokens = self._storage.access_tokens
+            doomed = [k for k, v in tokens.items() if user is None or v["user"] == user]
             for key in doomed:
-                del self._state.access_tokens[key]
+                del tokens[key]
         return len(doomed)
 
     # ---------------------------------------------------------------- what happened
@@ -531,231 +446,65 @@ class FakeProvider:
     @property
     def calls(self) -> list[ProviderCall]:
         """The API calls received so far, oldest first (a copy)."""
-        with self._lock:
-            return [c for c in self._calls if c.endpoint == "api"]
+        return [c for c in self._script.recorded() if c.endpoint == "api"]
 
     @property
     def token_requests(self) -> list[ProviderCall]:
         """The requests to the request-token, authorize and access-token endpoints (a copy)."""
-        with self._lock:
-            return [c for c in self._calls if c.endpoint != "api"]
+        return [c for c in self._script.recorded() if c.endpoint != "api"]
+
+    def received(self, endpoint: str | None = None, path: str | None = None) -> list[ProviderCall]:
+        """The requests received so far, oldest first, of *endpoint* (and at *path*) or all of them.
+
+        *path* is relative to the API base for ``"api"``
+        (``fake.received("api", "me")``); failed, refused and canned requests
+        are in the list too, with their ``status``.
+        """
+        if endpoint is not None:
+            check_endpoint(endpoint)
+        found = self._script.recorded()
+        if endpoint is not None:
+            found = [c for c in found if c.endpoint == endpoint]
+        if path is not None:
+            found = [c for c in found if c.path == path]
+        return found
 
     def access_tokens(self, user: str | None = None) -> list[str]:
         """The access tokens issued and still valid, for *user* or for everyone."""
-        with self._state.lock:
-            return [k for k, v in self._state.access_tokens.items() if user is None or v["user"] == user]
+        with self._storage.lock:
+            return [k for k, v in self._storage.access_tokens.items() if user is None or v["user"] == user]
 
     def user_of(self, token: str) -> str | None:
         """The test user an access token belongs to (None when unknown or revoked)."""
-        with self._state.lock:
-            record = self._state.access_tokens.get(token)
+        with self._storage.lock:
+            record = self._storage.access_tokens.get(token)
             return None if record is None else record["user"]
 
-    # ---------------------------------------------------------------- internals
+    @property
+    def connections(self) -> int:
+        """TCP connections accepted since :meth:`start` (or :meth:`reset_counters`).
 
-    @staticmethod
-    def _check_endpoint(endpoint: str) -> None:
-        if endpoint not in ENDPOINTS:
-            raise ValueError(f"unknown endpoint {endpoint!r}; choose one of {', '.join(ENDPOINTS)}")
+        The provider keeps connections alive, so an app that pools its
+        connections opens one and sends many requests on it.
+        """
+        return self._running_server().connections
 
-    def _next_decision(self) -> tuple[str, str | None] | None:
-        with self._lock:
-            return self._decisions.popleft() if self._decisions else None
+    @property
+    def in_flight(self) -> int:
+        """Requests being answered right now."""
+        return self._running_server().in_flight
 
-    def _before(self, endpoint: str) -> _Failure | None:
-        """Apply latency, and take the next scripted failure of *endpoint*, if any."""
-        with self._lock:
-            delay = self._latency.get(endpoint, self._latency.get("*", 0.0))
-            queue = self._failures[endpoint]
-            failure = queue[0] if queue else None
-            if failure is not None:
-                failure.remaining -= 1
-                if failure.remaining <= 0:
-                    queue.popleft()
-        if delay:
-            time.sleep(delay)
-        return failure
+    @property
+    def max_in_flight(self) -> int:
+        """The most requests answered at the same moment since :meth:`start` (or :meth:`reset_counters`)."""
+        return self._running_server().in_flight_max
 
-    def _record(self, call: ProviderCall) -> None:
-        with self._lock:
-            self._calls.append(call)
+    def reset_counters(self) -> None:
+        """Zero :attr:`connections` and :attr:`max_in_flight` (records and scripts stay)."""
+        if self._server is not None:
+            self._server.reset_counters()
 
-    def _build_app(self) -> Flask:
-        from oauthlib.oauth1 import (
-            AccessTokenEndpoint,
-            AuthorizationEndpoint,
-            OAuth1Error,
-            RequestTokenEndpoint,
-            ResourceEndpoint,
-        )
-
-        validator = _make_validator(self._state, enforce_ssl=self.tls)
-        request_endpoint = RequestTokenEndpoint(validator)
-        authorization_endpoint = AuthorizationEndpoint(validator)
-        access_endpoint = AccessTokenEndpoint(validator)
-        resource_endpoint = ResourceEndpoint(validator)
-        app = Flask("flask_oauth1_async.testing.provider")
-        fake = self
-
-        def wire() -> tuple[str, str, str, dict[str, str]]:
-            # oauthlib checks the signature against the URI exactly as sent.
-            target = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") or request.full_path
-            uri = f"{request.scheme}://{request.host}{target}"
-            return uri, request.method, request.get_data(as_text=True), dict(request.headers)
-
-        def record(endpoint: str, path: str, status: int, **extra: Any) -> None:
-            oauth = _oauth_params()
-            fake._record(
-                ProviderCall(
-                    endpoint=endpoint,
-                    method=request.method,
-                    path=path,
-                    query=tuple(request.args.items(multi=True)),
-                    signed="oauth_signature" in oauth,
-                    valid=extra.pop("valid", False),
-                    token=oauth.get("oauth_token"),
-                    user=extra.pop("user", None),
-                    status=status,
-                    signature_method=oauth.get("oauth_signature_method"),
-                    body=request.get_data(as_text=True),
-                    content_type=request.content_type,
-                )
-            )
-
-        def token_endpoint(endpoint: str, create: Callable[..., tuple[dict[str, str], str | None, int]]) -> Response:
-            failure = fake._before(endpoint)
-            if failure is not None:
-                record(endpoint, request.path, failure.status)
-                return Response(failure.body, status=failure.status, mimetype="text/plain")
-            headers, body, status = create(*wire())
-            user = None
-            if endpoint == "access_token" and status == 200 and body:
-                # Add the test user's profile, the way Twitter/X sends user_id and screen_name.
-                fields: dict[str, str] = dict(parse_qsl(body))
-                user = fake.user_of(fields.get("oauth_token", ""))
-                if user is not None:
-                    known: dict[str, Any] = fake.users.get(user) or {}
-                    profile: dict[str, str] = {k: str(known[k]) for k in ("user_id", "screen_name") if k in known}
-                    merged: dict[str, str] = {**fields, **profile}
-                    body = urlencode(merged)
-            record(endpoint, request.path, status, valid=status == 200, user=user)
-            return Response(body or "", status=status, headers=headers)
-
-        @app.post("/oauth/request_token")
-        @app.get("/oauth/request_token")
-        def request_token() -> Response:
-            return token_endpoint("request_token", request_endpoint.create_request_token_response)
-
-        @app.post("/oauth/access_token")
-        @app.get("/oauth/access_token")
-        def access_token() -> Response:
-            return token_endpoint("access_token", access_endpoint.create_access_token_response)
-
-        @app.route("/oauth/authorize", methods=["GET", "POST"])
-        def authorize() -> Response:
-            failure = fake._before("authorize")
-            if failure is not None:
-                record("authorize", request.path, failure.status)
-                return Response(failure.body, status=failure.status, mimetype="text/plain")
-            token = request.values.get("oauth_token", "")
-            with fake._state.lock:
-                pending = fake._state.request_tokens.get(token)
-                callback = None if pending is None else str(pending["callback"])
-            if pending is None or callback is None:
-                record("authorize", request.path, 400)
-                return Response("fake provider: unknown or used request token", status=400, mimetype="text/plain")
-            decision = fake._next_decision()
-            if decision is None:
-                if request.values.get("deny") or request.values.get("action") == "deny":
-                    decision = ("deny", None)
-                elif request.values.get("user") or request.values.get("action") == "approve":
-                    decision = ("approve", request.values.get("user") or fake.default_user)
-            if decision is None:
-                record("authorize", request.path, 200)
-                return Response(fake._consent_page(token), mimetype="text/html")
-            kind, user = decision
-            if kind == "deny":
-                with fake._state.lock:
-                    fake._state.request_tokens.pop(token, None)
-                record("authorize", request.path, 302)
-                return _redirect(_add_query(callback, {"denied": token}))
-            if user not in fake.users:
-                record("authorize", request.path, 400)
-                return Response(f"fake provider: unknown test user {user!r}", status=400, mimetype="text/plain")
-            with fake._state.lock:
-                pending["user"] = user
-            uri = f"{request.scheme}://{request.host}{request.path}?{urlencode({'oauth_token': token})}"
-            try:
-                headers, body, status = authorization_endpoint.create_authorization_response(uri, "GET", "", {})
-            except OAuth1Error as exc:
-                record("authorize", request.path, exc.status_code)
-                return Response(exc.urlencoded, status=exc.status_code, mimetype="application/x-www-form-urlencoded")
-            record("authorize", request.path, status, valid=True, user=user)
-            return Response(body or "", status=status, headers=headers)
-
-        @app.route("/api/<path:rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
-        def api(rest: str) -> Response:
-            failure = fake._before("api")
-            if failure is not None:
-                record("api", rest, failure.status)
-                return Response(failure.body, status=failure.status, mimetype="text/plain")
-            oauth = _oauth_params()
-            valid, user = False, None
-            if "oauth_signature" in oauth:
-                try:
-                    valid, _ = resource_endpoint.validate_protected_resource_request(*wire())
-                except OAuth1Error:
-                    valid = False
-                if valid:
-                    user = fake.user_of(oauth.get("oauth_token", ""))
-            if not valid and rest not in fake._public:
-                record("api", rest, 401)
-                reason = "invalid signature or token" if oauth else "this API needs a signed request"
-                return Response(json.dumps({"error": reason}), status=401, mimetype="application/json")
-            with fake._lock:
-                route = fake._routes.get((request.method, rest)) or fake._routes.get((None, rest))
-            status, payload, headers = 200, None, {}
-            call = ProviderCall(
-                endpoint="api",
-                method=request.method,
-                path=rest,
-                query=tuple(request.args.items(multi=True)),
-                signed="oauth_signature" in oauth,
-                valid=valid,
-                token=oauth.get("oauth_token"),
-                user=user,
-                status=0,
-                signature_method=oauth.get("oauth_signature_method"),
-                body=request.get_data(as_text=True),
-                content_type=request.content_type,
-            )
-            if route is None:
-                payload = {**(fake.users.get(user, {}) if user else {}), "path": rest, "method": request.method}
-            else:
-                status, payload, headers = route.status, route.payload, dict(route.headers)
-                if route.handler is not None:
-                    answer = route.handler(call)
-                    if isinstance(answer, tuple) and len(answer) == 2 and isinstance(answer[1], int):
-                        payload, status = answer
-                    else:
-                        payload = answer
-            fake._record(_replace_status(call, status))
-            return Response(json.dumps(payload), status=status, mimetype="application/json", headers=headers)
-
-        return app
-
-    def _consent_page(self, token: str) -> str:
-        options = "".join(f'<option value="{escape(name)}">{escape(name)}</option>' for name in self.users)
-        return (
-            "<!doctype html><title>Fake provider: authorize</title>"
-            "<h1>An application wants to use your account</h1>"
-            '<form method="post">'
-            f'<input type="hidden" name="oauth_token" value="{escape(token)}">'
-            f'<label>Sign in as <select name="user">{options}</select></label> '
-            '<button name="action" value="approve">Authorize</button> '
-            '<button name="action" value="deny">Deny</button>'
-            "</form>"
-        )
+    # ---------------------------------------------------------------- used by login()
 
     def _authorize(self, url: str, *, user: str | None, deny: bool, timeout: float) -> tuple[int, str | None, str]:
         """Visit the authorize *url* like a browser would; returns (status, Location, body)."""
@@ -770,41 +519,5 @@ class FakeProvider:
             params["action"] = "approve"
         verify: ssl.SSLContext | bool = self._client_context if self._client_context is not None else True
         with httpx.Client(verify=verify, timeout=timeout, follow_redirects=False) as client:
-            answer = client.get(_add_query(url, params))
+            answer = client.get(add_query(url, params))
         return answer.status_code, answer.headers.get("location"), answer.text
-
-
-def _oauth_params() -> dict[str, str]:
-    """The ``oauth_*`` parameters of the current request, wherever they were sent."""
-    found: dict[str, str] = {}
-    header = request.headers.get("Authorization", "")
-    if header[:6].lower() == "oauth ":
-        from oauthlib.oauth1.rfc5849.utils import parse_authorization_header
-
-        try:
-            found.update(dict(parse_authorization_header(header)))
-        except (ValueError, TypeError):
-            found["oauth_signature"] = "?"
-    pairs = list(request.args.items(multi=True))
-    if request.mimetype == "application/x-www-form-urlencoded":
-        # Parse the body from the cached bytes: touching request.form would consume it.
-        pairs += parse_qsl(request.get_data(as_text=True), keep_blank_values=True)
-    for key, value in pairs:
-        if key.startswith("oauth_"):
-            found.setdefault(key, value)
-    found.pop("realm", None)
-    return found
-
-
-def _add_query(url: str, params: Mapping[str, str]) -> str:
-    parts = urlsplit(url)
-    query = parse_qsl(parts.query, keep_blank_values=True) + list(params.items())
-    return parts._replace(query=urlencode(query)).geturl()
-
-
-def _redirect(location: str) -> Response:
-    return Response("", status=302, headers={"Location": location})
-
-
-def _replace_status(call: ProviderCall, status: int) -> ProviderCall:
-    return dataclasses.replace(call, status=status)

@@ -1,10 +1,12 @@
 """The Flask-OAuthlib compatibility layer, against the real local OAuth 1 provider.
 
-Everything talks to :mod:`tests.support.provider` over real HTTP on
-127.0.0.1 (served by :class:`tests.support.servers.ServerThread`); logins are
-played by :class:`tests.support.browser.Browser` against client apps that are
-served the same way. The provider verifies every signature, nonce and token,
-so a 200 from it proves the layer signed the request correctly.
+Everything talks to the suite's fake provider (``provider`` of
+``tests/conftest.py``: :class:`flask_oauth1_async.testing.FakeProvider`, with
+the routes of :mod:`tests.support.fake`) over real HTTP on 127.0.0.1; logins
+are played by :class:`tests.support.browser.Browser` against client apps
+served by :class:`tests.support.servers.ServerThread`. The provider verifies
+every signature, nonce and token with oauthlib, so a 200 from it proves the
+layer signed the request correctly.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ import pickle
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -23,7 +24,6 @@ from urllib.parse import parse_qsl, urlsplit
 import httpx
 import pytest
 from authlib.integrations.base_client.errors import OAuthError
-from authlib.integrations.flask_oauth1 import AuthorizationServer
 from flask import Flask, request, session, url_for
 
 from flask_oauth1_async import ConfigurationError, OAuth1Error
@@ -33,72 +33,24 @@ from flask_oauth1_async.compat.flask_oauthlib import (
     OAuthRemoteApp,
     OAuthResponse,
 )
+from flask_oauth1_async.testing import FakeProvider
 from tests.compat.apps import twitter_app, twitter_app_async
 from tests.support.browser import Browser
-from tests.support.provider import (
-    HMAC_CLIENT_ID,
-    HMAC_CLIENT_SECRET,
-    RSA_CLIENT_ID,
-    ProviderState,
-    create_provider,
-)
+from tests.support.fake import last
+from tests.support.keys import RSA_PRIVATE, RSA_PUBLIC
 from tests.support.servers import ServerThread
+from tests.support.views import VIEW_KINDS
 
-MODES = ["sync", "async"]
 _counter = itertools.count()
 
 
 # ------------------------------------------------------------------ fixtures & helpers
 
 
-@dataclass
-class Provider:
-    """A running provider."""
-
-    url: str
-    state: ProviderState
-    server: ServerThread
-
-    def token(self, user: str = "alice", client_id: str = HMAC_CLIENT_ID) -> tuple[str, str]:
-        issued = self.state.issue_access_token(user, client_id)
-        return issued.oauth_token, issued.oauth_token_secret
-
-
-@pytest.fixture(scope="module")
-def provider() -> Iterator[Provider]:
-    app, state = create_provider()
-    with ServerThread(app, name="compat-provider") as server:
-        yield Provider(server.url, state, server)
-
-
-@pytest.fixture(scope="module")
-def get_provider() -> Iterator[Provider]:
-    """A provider whose ``/request_token`` answers GET (Flask-OAuthlib's default method) instead of POST.
-
-    ``tests/support/provider.py`` serves it with POST only (RFC 5849's default,
-    enforced by Authlib's ``TEMPORARY_CREDENTIALS_METHOD``). RFC 5849 lets a
-    server advertise another method, so this instance is switched to GET: a
-    second URL rule, and the setting changed on this instance's server only.
-    """
-    app, state = create_provider()
-    view = app.view_functions["request_token"]
-    servers = [
-        cell.cell_contents
-        for cell in view.__closure__ or ()
-        if isinstance(cell.cell_contents, AuthorizationServer)  # the view's own server
-    ]
-    assert len(servers) == 1
-    servers[0].TEMPORARY_CREDENTIALS_METHOD = "GET"
-    app.add_url_rule("/request_token", endpoint="request_token_get", view_func=view, methods=["GET"])
-    with ServerThread(app, name="compat-provider-get") as server:
-        yield Provider(server.url, state, server)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_provider(provider: Provider) -> Iterator[None]:
-    provider.state.reset_misbehaviour()
-    yield
-    provider.state.reset_misbehaviour()
+def token_pair(provider: FakeProvider, user: str = "alice", consumer: str | None = None) -> tuple[str, str]:
+    """An access token of *provider* for *user*, as Flask-OAuthlib's ``(token, secret)`` pair."""
+    issued = provider.issue_token(user, consumer=consumer)
+    return issued["oauth_token"], issued["oauth_token_secret"]
 
 
 @pytest.fixture
@@ -116,15 +68,15 @@ def serving(app: Flask) -> Iterator[str]:
         yield server.url
 
 
-def settings(provider_url: str, **overrides: Any) -> dict[str, Any]:
+def settings(provider: FakeProvider, **overrides: Any) -> dict[str, Any]:
     base: dict[str, Any] = {
-        "consumer_key": HMAC_CLIENT_ID,
-        "consumer_secret": HMAC_CLIENT_SECRET,
-        "base_url": provider_url + "/api/",
-        "request_token_url": provider_url + "/request_token",
+        "consumer_key": provider.client_id,
+        "consumer_secret": provider.client_secret,
+        "base_url": provider.api_base_url,
+        "request_token_url": provider.request_token_url,
         "request_token_method": "POST",
-        "access_token_url": provider_url + "/access_token",
-        "authorize_url": provider_url + "/authorize",
+        "access_token_url": provider.access_token_url,
+        "authorize_url": provider.authorize_url,
     }
     base.update(overrides)
     return {k: v for k, v in base.items() if v is not None}
@@ -145,7 +97,7 @@ def describe(exc: OAuthException) -> dict[str, Any]:
 
 def make_client(
     registries: list[OAuth],
-    provider_url: str,
+    provider: FakeProvider,
     *,
     async_views: bool = False,
     name: str = "provider",
@@ -156,7 +108,7 @@ def make_client(
     app.secret_key = "compat-tests"
     oauth = OAuth(app)
     registries.append(oauth)
-    remote = oauth.remote_app(name, **settings(provider_url, **overrides))
+    remote = oauth.remote_app(name, **settings(provider, **overrides))
 
     @remote.tokengetter
     def token_from_session() -> tuple[str, str] | None:
@@ -237,7 +189,8 @@ def in_request(app: Flask, mode: str, call: Callable[[], Any], path: str = "/") 
 
 
 @pytest.mark.parametrize("module", [twitter_app, twitter_app_async], ids=["sync-views", "async-views"])
-def test_twitter_example_signs_in_tweets_and_signs_out(provider: Provider, module: Any) -> None:
+def test_twitter_example_signs_in_tweets_and_signs_out(provider: FakeProvider, module: Any) -> None:
+    provider.add_consumer(module.CONSUMER_SECRET, key=module.CONSUMER_KEY)
     app = module.create_app(provider.url)
     try:
         with serving(app) as client_url, Browser() as alice:
@@ -249,7 +202,7 @@ def test_twitter_example_signs_in_tweets_and_signs_out(provider: Provider, modul
             assert page.status_code == 200, page.text
             assert "You were signed in as alice" in page.text
             assert "Signed in as <b>alice</b>" in page.text
-            assert f"(id {ProviderState.user_id_for('alice')})" in page.text
+            assert f"(id {provider.users['alice']['user_id']})" in page.text
             # the relative callback was resolved against the request and carried ?next=
             assert result.callback_url.startswith(client_url + "/oauthorized?next=%2F&")
             assert set(result.callback_params) >= {"oauth_token", "oauth_verifier"}
@@ -264,9 +217,10 @@ def test_twitter_example_signs_in_tweets_and_signs_out(provider: Provider, modul
 
 
 @pytest.mark.parametrize("module", [twitter_app, twitter_app_async], ids=["sync-views", "async-views"])
-def test_twitter_example_denied_login_flashes_and_stays_signed_out(provider: Provider, module: Any) -> None:
+def test_twitter_example_denied_login_flashes_and_stays_signed_out(provider: FakeProvider, module: Any) -> None:
+    provider.add_consumer(module.CONSUMER_SECRET, key=module.CONSUMER_KEY)
     app = module.create_app(provider.url)
-    before = provider.state.hits["/access_token"]
+    before = len(provider.received("access_token"))
     try:
         with serving(app) as client_url, Browser() as bob:
             result = bob.login_via(client_url + "/login", deny=True)
@@ -279,23 +233,30 @@ def test_twitter_example_denied_login_flashes_and_stays_signed_out(provider: Pro
             assert "You denied the request to sign in." in again.response.text
     finally:
         app.extensions["oauthlib.client"].native.close()
-    assert provider.state.hits["/access_token"] == before
+    assert len(provider.received("access_token")) == before
 
 
 # ------------------------------------------------------------------ the dance
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", VIEW_KINDS)
 def test_dance_returns_token_dict_and_denial_returns_none(
-    provider: Provider, registries: list[OAuth], mode: str
+    provider: FakeProvider, registries: list[OAuth], mode: str
 ) -> None:
-    app, _, _ = make_client(registries, provider.url, async_views=mode == "async")
+    app, _, _ = make_client(registries, provider, async_views=mode == "async")
     with serving(app) as client_url:
         with Browser() as alice:
             result = alice.login_via(client_url + "/login", user="alice")
             body = result.response.json()
             assert result.response.status_code == 200, body
-            assert body["fields"] == ["oauth_token", "oauth_token_secret", "screen_name", "user_id"]
+            # everything the provider sent (oauthlib adds the granted realms, none here)
+            assert body["fields"] == [
+                "oauth_authorized_realms",
+                "oauth_token",
+                "oauth_token_secret",
+                "screen_name",
+                "user_id",
+            ]
             assert body["screen_name"] == "alice"
             assert body["is_dict"] is True
             assert body["me_status"] == 200
@@ -315,10 +276,12 @@ def test_dance_returns_token_dict_and_denial_returns_none(
             assert bob.get(client_url + "/callback").json() == {"denied": True}
 
 
-def test_request_token_method_defaults_to_get(get_provider: Provider, registries: list[OAuth]) -> None:
+def test_request_token_method_defaults_to_get(provider: FakeProvider, registries: list[OAuth]) -> None:
+    # RFC 5849 lets a server take the temporary-credentials request by another method than POST;
+    # oauthlib's endpoint (the fake provider's) takes GET too.
     app, _, remote = make_client(
         registries,
-        get_provider.url,
+        provider,
         request_token_method=None,
         request_token_params={"x_auth_access_type": "read"},
     )
@@ -328,20 +291,20 @@ def test_request_token_method_defaults_to_get(get_provider: Provider, registries
     with serving(app) as client_url, Browser() as alice:
         result = alice.login_via(client_url + "/login", user="alice")
         assert result.response.json()["screen_name"] == "alice"
-    recorded = get_provider.state.last_request("/request_token")
-    assert recorded is not None
+    recorded = last(provider, "request_token")
     assert recorded.method == "GET"
-    assert recorded.query_string == "x_auth_access_type=read"  # signed, in the query of the GET
-    assert get_provider.state.last_request("/access_token").method == "POST"  # type: ignore[union-attr]
+    assert recorded.valid
+    assert urlsplit(recorded.url).query == "x_auth_access_type=read"  # signed, in the query of the GET
+    assert last(provider, "access_token").method == "POST"
 
 
-def test_relative_token_urls_are_resolved_against_base_url(provider: Provider, registries: list[OAuth]) -> None:
+def test_relative_token_urls_are_resolved_against_base_url(provider: FakeProvider, registries: list[OAuth]) -> None:
     app, _, remote = make_client(
         registries,
-        provider.url,
-        request_token_url="/request_token",  # urljoin: an absolute path replaces /api/
-        access_token_url="../access_token",
-        authorize_url="/authorize",
+        provider,
+        request_token_url="/oauth/request_token",  # urljoin: an absolute path replaces /api/
+        access_token_url="../oauth/access_token",
+        authorize_url="/oauth/authorize",
     )
     with app.app_context():
         assert remote.expand_url("me") == provider.url + "/api/me"
@@ -352,64 +315,67 @@ def test_relative_token_urls_are_resolved_against_base_url(provider: Provider, r
 
 
 def test_request_token_params_sign_or_are_sent_and_authorize_kwargs_reach_the_url(
-    provider: Provider, registries: list[OAuth]
+    provider: FakeProvider, registries: list[OAuth]
 ) -> None:
     app, _, _ = make_client(
         registries,
-        provider.url,
+        provider,
         request_token_params={"realm": "photos", "x_auth_access_type": "read", "signature_type": "AUTH_HEADER"},
     )
     with serving(app) as client_url, Browser() as alice:
         result = alice.login_via(client_url + "/login?force_login=true", user="alice")
         assert result.response.json()["screen_name"] == "alice"
-    recorded = provider.state.last_request("/request_token")
-    assert recorded is not None
+    recorded = last(provider, "request_token")
     assert recorded.authorization is not None
     assert recorded.authorization.startswith('OAuth realm="photos", ')
-    assert dict(parse_qsl(recorded.body.decode())) == {"x_auth_access_type": "read"}
+    assert dict(parse_qsl(recorded.body)) == {"x_auth_access_type": "read"}
     query = dict(parse_qsl(urlsplit(result.authorize_url).query))
     assert query["force_login"] == "true"
     assert "realm" not in query  # request_token_params no longer leak into the browser's URL
     assert "x_auth_access_type" not in query
 
 
-@pytest.mark.parametrize("mode", MODES)
-def test_rsa_sha1_via_rsa_key_and_signature_method(provider: Provider, registries: list[OAuth], mode: str) -> None:
+@pytest.mark.parametrize("mode", VIEW_KINDS)
+def test_rsa_sha1_via_rsa_key_and_signature_method(provider: FakeProvider, registries: list[OAuth], mode: str) -> None:
+    rsa_consumer = provider.add_consumer(rsa_public_key=RSA_PUBLIC)
     app, _, _ = make_client(
         registries,
-        provider.url,
+        provider,
         async_views=mode == "async",
-        consumer_key=RSA_CLIENT_ID,
+        consumer_key=rsa_consumer,
         consumer_secret=None,
         signature_method="RSA-SHA1",
-        rsa_key=provider.state.rsa_private_key_pem,
+        rsa_key=RSA_PRIVATE,
     )
     with serving(app) as client_url, Browser() as alice:
         body = alice.login_via(client_url + "/login", user="alice").response.json()
     assert body["me_status"] == 200
-    assert body["me"]["client_id"] == RSA_CLIENT_ID
-    auth = provider.state.last_request("/api/me").authorization  # type: ignore[union-attr]
+    assert body["me"]["client_id"] == rsa_consumer
+    auth = last(provider, "api", "me").authorization
     assert auth is not None
     assert 'oauth_signature_method="RSA-SHA1"' in auth
 
 
-def test_rsa_settings_in_request_token_params_still_work(provider: Provider, registries: list[OAuth]) -> None:
+def test_rsa_settings_in_request_token_params_still_work(provider: FakeProvider, registries: list[OAuth]) -> None:
     # Before 0.9 the RSA settings lived in request_token_params; they map to the same signer.
+    rsa_consumer = provider.add_consumer(rsa_public_key=RSA_PUBLIC)
     app, _, remote = make_client(
         registries,
-        provider.url,
-        consumer_key=RSA_CLIENT_ID,
+        provider,
+        consumer_key=rsa_consumer,
         consumer_secret=None,
-        request_token_params={"signature_method": "RSA-SHA1", "rsa_key": provider.state.rsa_private_key_pem},
+        request_token_params={"signature_method": "RSA-SHA1", "rsa_key": RSA_PRIVATE},
     )
-    token = provider.token(client_id=RSA_CLIENT_ID)
+    token = token_pair(provider, consumer=rsa_consumer)
     resp = in_request(app, "sync", lambda: remote.get("me", token=token))
     assert resp.status == 200
-    assert resp.data["client_id"] == RSA_CLIENT_ID
+    assert resp.data["client_id"] == rsa_consumer
 
 
-def test_login_started_in_a_sync_view_finishes_in_an_async_view(provider: Provider, registries: list[OAuth]) -> None:
-    app, _, remote = make_client(registries, provider.url)
+def test_login_started_in_a_sync_view_finishes_in_an_async_view(
+    provider: FakeProvider, registries: list[OAuth]
+) -> None:
+    app, _, remote = make_client(registries, provider)
 
     @app.get("/login-mixed")
     def login_mixed() -> Any:
@@ -427,19 +393,19 @@ def test_login_started_in_a_sync_view_finishes_in_an_async_view(provider: Provid
 
 
 @pytest.mark.parametrize("method", ["HMAC-SHA1", "HMAC-SHA256", "PLAINTEXT"])
-def test_other_signature_methods(provider: Provider, registries: list[OAuth], method: str) -> None:
+def test_other_signature_methods(provider: FakeProvider, registries: list[OAuth], method: str) -> None:
     app = Flask(f"sig_{next(_counter)}")
     oauth = OAuth(app)
     registries.append(oauth)
-    remote = oauth.remote_app("provider", signature_method=method, **settings(provider.url))
-    resp = in_request(app, "sync", lambda: remote.post("echo", data={"a": "b"}, token=provider.token()))
+    remote = oauth.remote_app("provider", signature_method=method, **settings(provider))
+    resp = in_request(app, "sync", lambda: remote.post("echo", data={"a": "b"}, token=token_pair(provider)))
     assert resp.status == 200, resp.raw_data
-    auth = provider.state.last_request("/api/echo").authorization  # type: ignore[union-attr]
+    auth = last(provider, "api", "echo").authorization
     assert f'oauth_signature_method="{method}"' in (auth or "")
 
 
-def test_authorized_handler_decorator(provider: Provider, registries: list[OAuth]) -> None:
-    app, _, remote = make_client(registries, provider.url)
+def test_authorized_handler_decorator(provider: FakeProvider, registries: list[OAuth]) -> None:
+    app, _, remote = make_client(registries, provider)
 
     @app.get("/login-old")
     def login_old() -> Any:
@@ -458,7 +424,7 @@ def test_authorized_handler_decorator(provider: Provider, registries: list[OAuth
 # ------------------------------------------------------------------ errors of the dance
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", VIEW_KINDS)
 @pytest.mark.parametrize(
     ("status", "body", "message"),
     [
@@ -469,11 +435,13 @@ def test_authorized_handler_decorator(provider: Provider, registries: list[OAuth
     ids=["http-500", "oauth-problem", "not-a-token"],
 )
 def test_failing_request_token_endpoint_raises_oauth_exception(
-    provider: Provider, registries: list[OAuth], mode: str, status: int | None, body: str | None, message: str
+    provider: FakeProvider, registries: list[OAuth], mode: str, status: int | None, body: str | None, message: str
 ) -> None:
-    provider.state.request_token_status = status
-    provider.state.request_token_body = body
-    app, _, remote = make_client(registries, provider.url)
+    if body is None:
+        provider.fail_next("request_token", status or 500)
+    else:
+        provider.answer_next("request_token", body, status=status or 200)
+    app, _, remote = make_client(registries, provider)
     with pytest.raises(OAuthException) as caught:
         in_request(app, mode, lambda: remote.authorize(callback="/callback"), path="/login")
     exc = caught.value
@@ -481,19 +449,18 @@ def test_failing_request_token_endpoint_raises_oauth_exception(
     assert exc.message == message
     assert str(exc) == message
     if status == 500:
-        assert exc.data == {"error": "forced_error", "error_description": "provider forced HTTP 500"}
+        assert exc.data == "fake provider: scripted 500 from request_token"  # not a form: the text
     if status == 401:
         assert exc.data == {"oauth_problem": "consumer_key_rejected"}
     assert isinstance(exc.__cause__, OAuth1Error)
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", VIEW_KINDS)
 def test_failing_access_token_endpoint_raises_invalid_response(
-    provider: Provider, registries: list[OAuth], mode: str
+    provider: FakeProvider, registries: list[OAuth], mode: str
 ) -> None:
-    app, _, _ = make_client(registries, provider.url, async_views=mode == "async")
-    provider.state.access_token_status = 401
-    provider.state.access_token_body = "oauth_problem=token_rejected"
+    app, _, _ = make_client(registries, provider, async_views=mode == "async")
+    provider.answer_next("access_token", "oauth_problem=token_rejected", status=401)
     with serving(app) as client_url, Browser() as alice:
         result = alice.login_via(client_url + "/login", user="alice")
     assert result.response.status_code == 502
@@ -512,25 +479,23 @@ def test_failing_access_token_endpoint_raises_invalid_response(
 JSON_TOKEN_ANSWER = '{"oauth_token": "tok", "oauth_token_secret": "SEKRET-123", "error": "not_now"}'
 
 
-def _json_token_answer_failure(provider: Provider, registries: list[OAuth]) -> OAuthException:
+def _json_token_answer_failure(provider: FakeProvider, registries: list[OAuth]) -> OAuthException:
     """Make the request-token endpoint answer 401 with a JSON token body; return the OAuthException."""
-    provider.state.request_token_status = 401
-    provider.state.request_token_body = JSON_TOKEN_ANSWER
-    provider.state.request_token_content_type = "application/json"
-    app, _, remote = make_client(registries, provider.url)
+    provider.answer_next("request_token", JSON_TOKEN_ANSWER, status=401, content_type="application/json")
+    app, _, remote = make_client(registries, provider)
     with pytest.raises(OAuthException) as caught:
         in_request(app, "sync", lambda: remote.authorize(callback="/callback"), path="/login")
     return caught.value
 
 
-def test_oauth_exception_data_masks_token_secrets(provider: Provider, registries: list[OAuth]) -> None:
+def test_oauth_exception_data_masks_token_secrets(provider: FakeProvider, registries: list[OAuth]) -> None:
     exc = _json_token_answer_failure(provider, registries)
     assert exc.type == "token_generation_failed"
     assert exc.data == {"oauth_token": "tok", "oauth_token_secret": "***", "error": "not_now"}
     assert "SEKRET-123" not in exc.message
 
 
-def test_chained_core_error_masks_json_token_secrets(provider: Provider, registries: list[OAuth]) -> None:
+def test_chained_core_error_masks_json_token_secrets(provider: FakeProvider, registries: list[OAuth]) -> None:
     cause = _json_token_answer_failure(provider, registries).__cause__
     assert isinstance(cause, OAuth1Error)
     assert "SEKRET-123" not in str(cause)
@@ -557,8 +522,8 @@ def test_oauth_exception_keeps_the_old_constructor() -> None:
         raise plain
 
 
-def test_authorized_response_args_must_match_the_query(provider: Provider, registries: list[OAuth]) -> None:
-    app, _, remote = make_client(registries, provider.url)
+def test_authorized_response_args_must_match_the_query(provider: FakeProvider, registries: list[OAuth]) -> None:
+    app, _, remote = make_client(registries, provider)
     with app.test_request_context("/callback"):
         assert remote.authorized_response(args=request.args) is None
         assert remote.authorized_response(args={}) is None
@@ -573,16 +538,8 @@ def test_authorized_response_args_must_match_the_query(provider: Provider, regis
 # ------------------------------------------------------------------ config (app_key)
 
 
-def _config_layouts(provider_url: str) -> dict[str, dict[str, Any]]:
-    values = {
-        "consumer_key": HMAC_CLIENT_ID,
-        "consumer_secret": HMAC_CLIENT_SECRET,
-        "base_url": provider_url + "/api/",
-        "request_token_url": provider_url + "/request_token",
-        "request_token_method": "POST",
-        "access_token_url": provider_url + "/access_token",
-        "authorize_url": provider_url + "/authorize",
-    }
+def _config_layouts(provider: FakeProvider) -> dict[str, dict[str, Any]]:
+    values = settings(provider)
     return {
         "dict": {"TWITTER": values},
         "flat": {f"TWITTER_{key.upper()}": value for key, value in values.items()},
@@ -590,7 +547,9 @@ def _config_layouts(provider_url: str) -> dict[str, dict[str, Any]]:
 
 
 @pytest.mark.parametrize("layout", ["dict", "flat"])
-def test_app_key_config_layouts_with_an_app_factory(provider: Provider, registries: list[OAuth], layout: str) -> None:
+def test_app_key_config_layouts_with_an_app_factory(
+    provider: FakeProvider, registries: list[OAuth], layout: str
+) -> None:
     oauth = OAuth()  # defined at import time, before any app exists
     registries.append(oauth)
     twitter = oauth.remote_app("twitter", app_key="TWITTER")
@@ -602,7 +561,7 @@ def test_app_key_config_layouts_with_an_app_factory(provider: Provider, registri
 
     app = Flask(f"factory_{layout}")
     app.secret_key = "factory"
-    app.config.update(_config_layouts(provider.url)[layout])
+    app.config.update(_config_layouts(provider)[layout])
     oauth.init_app(app)
 
     @app.get("/callback")
@@ -616,7 +575,7 @@ def test_app_key_config_layouts_with_an_app_factory(provider: Provider, registri
         return twitter.authorize(callback="/callback")
 
     with app.app_context():
-        assert twitter.consumer_key == HMAC_CLIENT_ID
+        assert twitter.consumer_key == provider.client_id
         assert twitter.request_token_method == "POST"
         assert twitter.access_token_method == "POST"  # default: not in the config
         assert twitter.base_url == provider.url + "/api/"
@@ -624,17 +583,17 @@ def test_app_key_config_layouts_with_an_app_factory(provider: Provider, registri
         assert alice.login_via(client_url + "/login").response.json()["me"]["user"] == "alice"
 
 
-def test_app_key_is_read_per_app(provider: Provider, registries: list[OAuth]) -> None:
+def test_app_key_is_read_per_app(provider: FakeProvider, registries: list[OAuth]) -> None:
     oauth = OAuth()
     registries.append(oauth)
     twitter = oauth.remote_app("twitter", app_key="TWITTER")
     good, bad = Flask("good_app"), Flask("bad_app")
-    good.config.update(_config_layouts(provider.url)["dict"])
-    bad.config.update(_config_layouts(provider.url)["flat"])
+    good.config.update(_config_layouts(provider)["dict"])
+    bad.config.update(_config_layouts(provider)["flat"])
     bad.config["TWITTER_CONSUMER_SECRET"] = "wrong-secret"
     oauth.init_app(good)
     oauth.init_app(bad)
-    token = provider.token()
+    token = token_pair(provider)
     assert in_request(good, "sync", lambda: twitter.get("me", token=token)).status == 200
     assert in_request(bad, "sync", lambda: twitter.get("me", token=token)).status == 401
 
@@ -657,16 +616,16 @@ def test_app_key_missing_setting_names_both_layouts(registries: list[OAuth]) -> 
 # ------------------------------------------------------------------ tokens
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", VIEW_KINDS)
 @pytest.mark.parametrize("getter_kind", ["def", "async def"])
 def test_tokengetter_tuple_from_sync_or_async_getter(
-    provider: Provider, registries: list[OAuth], mode: str, getter_kind: str
+    provider: FakeProvider, registries: list[OAuth], mode: str, getter_kind: str
 ) -> None:
     app = Flask(f"getter_{next(_counter)}")
     oauth = OAuth(app)
     registries.append(oauth)
-    remote = oauth.remote_app("provider", **settings(provider.url))
-    token = provider.token("carol")
+    remote = oauth.remote_app("provider", **settings(provider))
+    token = token_pair(provider, "carol")
     calls: list[str] = []
 
     if getter_kind == "def":
@@ -699,13 +658,13 @@ def test_tokengetter_tuple_from_sync_or_async_getter(
     assert calls == ["/who"]  # called once per request, with the request visible
 
 
-@pytest.mark.parametrize("mode", MODES)
-def test_missing_token_raises_token_missing(provider: Provider, registries: list[OAuth], mode: str) -> None:
+@pytest.mark.parametrize("mode", VIEW_KINDS)
+def test_missing_token_raises_token_missing(provider: FakeProvider, registries: list[OAuth], mode: str) -> None:
     app = Flask(f"no_token_{next(_counter)}")
     oauth = OAuth(app)
     registries.append(oauth)
-    no_getter = oauth.remote_app("nogetter", **settings(provider.url))
-    none_getter = oauth.remote_app("nonegetter", **settings(provider.url))
+    no_getter = oauth.remote_app("nogetter", **settings(provider))
+    none_getter = oauth.remote_app("nonegetter", **settings(provider))
     none_getter.tokengetter(lambda: None)
     for remote in (no_getter, none_getter):
         with pytest.raises(OAuthException) as caught:
@@ -713,24 +672,24 @@ def test_missing_token_raises_token_missing(provider: Provider, registries: list
         assert caught.value.type == "token_missing"
         assert caught.value.message.startswith("No token available")
     # an explicit token needs no getter
-    assert in_request(app, mode, lambda: no_getter.get("me", token=provider.token())).status == 200
+    assert in_request(app, mode, lambda: no_getter.get("me", token=token_pair(provider))).status == 200
 
 
 # ------------------------------------------------------------------ resource calls
 
 
 @pytest.fixture
-def api(provider: Provider, registries: list[OAuth]) -> tuple[Flask, OAuthRemoteApp]:
+def api(provider: FakeProvider, registries: list[OAuth]) -> tuple[Flask, OAuthRemoteApp]:
     app = Flask(f"api_{next(_counter)}")
     oauth = OAuth(app)
     registries.append(oauth)
-    remote = oauth.remote_app("provider", **settings(provider.url))
-    token = provider.token("dave")
+    remote = oauth.remote_app("provider", **settings(provider))
+    token = token_pair(provider, "dave")
     remote.tokengetter(lambda: token)
     return app, remote
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", VIEW_KINDS)
 def test_format_json_post_sends_json(api: tuple[Flask, OAuthRemoteApp], mode: str) -> None:
     app, remote = api
     payload = {"text": "héllo", "n": 2, "nested": {"ok": True}}
@@ -741,7 +700,7 @@ def test_format_json_post_sends_json(api: tuple[Flask, OAuthRemoteApp], mode: st
     assert resp.data["form"] == {}
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", VIEW_KINDS)
 @pytest.mark.parametrize("method", ["post", "put", "patch", "delete"])
 def test_form_bodies_are_signed_for_every_method(api: tuple[Flask, OAuthRemoteApp], mode: str, method: str) -> None:
     app, remote = api
@@ -754,7 +713,7 @@ def test_form_bodies_are_signed_for_every_method(api: tuple[Flask, OAuthRemoteAp
     assert resp.data["content_type"] == "application/x-www-form-urlencoded"
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", VIEW_KINDS)
 def test_request_with_explicit_method_and_raw_content_type(api: tuple[Flask, OAuthRemoteApp], mode: str) -> None:
     app, remote = api
     resp = in_request(
@@ -767,7 +726,7 @@ def test_request_with_explicit_method_and_raw_content_type(api: tuple[Flask, OAu
     assert resp.data["content_type"] == "application/xml"
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", VIEW_KINDS)
 def test_get_puts_data_in_the_query_string(api: tuple[Flask, OAuthRemoteApp], mode: str) -> None:
     app, remote = api
     resp = in_request(app, mode, lambda: remote.get("me?page=2", data={"q": "a b/é", "count": 5}))
@@ -775,7 +734,7 @@ def test_get_puts_data_in_the_query_string(api: tuple[Flask, OAuthRemoteApp], mo
     assert resp.data["args"] == {"page": "2", "q": "a b/é", "count": "5"}
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", VIEW_KINDS)
 def test_responses_are_parsed_by_content_type(api: tuple[Flask, OAuthRemoteApp], mode: str) -> None:
     app, remote = api
 
@@ -806,19 +765,19 @@ def test_responses_are_parsed_by_content_type(api: tuple[Flask, OAuthRemoteApp],
     assert isinstance(as_json.response, httpx.Response)
 
 
-def test_remote_content_type_forces_parsing(provider: Provider, registries: list[OAuth]) -> None:
+def test_remote_content_type_forces_parsing(provider: FakeProvider, registries: list[OAuth]) -> None:
     app = Flask("forced_type")
     oauth = OAuth(app)
     registries.append(oauth)
-    remote = oauth.remote_app("provider", content_type="application/json", **settings(provider.url))
-    resp = in_request(app, "sync", lambda: remote.get("form", token=provider.token()))
+    remote = oauth.remote_app("provider", content_type="application/json", **settings(provider))
+    resp = in_request(app, "sync", lambda: remote.get("form", token=token_pair(provider)))
     # the form body is not JSON: the bytes are kept instead of raising
     assert resp.data == resp.raw_data == b"user=alice&status=ok"
-    forced_text = oauth.remote_app("text", content_type="text/plain", **settings(provider.url))
-    assert in_request(app, "sync", lambda: forced_text.get("me", token=provider.token())).data.startswith(b"{")
+    forced_text = oauth.remote_app("text", content_type="text/plain", **settings(provider))
+    assert in_request(app, "sync", lambda: forced_text.get("me", token=token_pair(provider))).data.startswith(b"{")
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", VIEW_KINDS)
 def test_pre_request_runs_before_signing(api: tuple[Flask, OAuthRemoteApp], mode: str) -> None:
     app, remote = api
     seen: list[tuple[str, dict[str, str], Any]] = []
@@ -872,7 +831,7 @@ def test_dual_methods_in_an_event_loop(api: tuple[Flask, OAuthRemoteApp]) -> Non
     assert in_request(app, "sync", lambda: remote.request_sync("me").status) == 200
 
 
-def test_native_remote_shares_settings_and_tokens(api: tuple[Flask, OAuthRemoteApp], provider: Provider) -> None:
+def test_native_remote_shares_settings_and_tokens(api: tuple[Flask, OAuthRemoteApp], provider: FakeProvider) -> None:
     app, remote = api
     native = in_request(app, "sync", lambda: remote.native.get_sync("me"))
     assert isinstance(native, httpx.Response)
@@ -884,41 +843,41 @@ def test_native_remote_shares_settings_and_tokens(api: tuple[Flask, OAuthRemoteA
 # ------------------------------------------------------------------ the registry
 
 
-def test_registry_api(provider: Provider, registries: list[OAuth]) -> None:
+def test_registry_api(provider: FakeProvider, registries: list[OAuth]) -> None:
     app = Flask("registry")
     oauth = OAuth(app)
     registries.append(oauth)
     assert app.extensions["oauthlib.client"] is oauth
     assert oauth.app is app
-    twitter = oauth.remote_app("twitter", **settings(provider.url))
+    twitter = oauth.remote_app("twitter", **settings(provider))
     assert oauth.twitter is twitter
     assert oauth.remote_apps == {"twitter": twitter}
     assert repr(twitter) == "<OAuthRemoteApp 'twitter'>"
     with pytest.raises(AttributeError, match="No such app: github"):
         _ = oauth.github
     with pytest.raises(ValueError, match="already registered"):
-        oauth.remote_app("twitter", **settings(provider.url))
+        oauth.remote_app("twitter", **settings(provider))
 
     # register=False: usable, not listed; a clashing or odd name still works
-    hidden = oauth.remote_app("twitter", register=False, **settings(provider.url))
-    dashed = oauth.remote_app("my-provider", **settings(provider.url))
-    reserved = oauth.remote_app("init_app", **settings(provider.url))
+    hidden = oauth.remote_app("twitter", register=False, **settings(provider))
+    dashed = oauth.remote_app("my-provider", **settings(provider))
+    reserved = oauth.remote_app("init_app", **settings(provider))
     assert oauth.remote_apps == {"twitter": twitter, "my-provider": dashed, "init_app": reserved}
     for remote in (hidden, dashed, reserved):
-        assert in_request(app, "sync", lambda r=remote: r.get("me", token=provider.token())).status == 200
+        assert in_request(app, "sync", lambda r=remote: r.get("me", token=token_pair(provider))).status == 200
 
     with pytest.raises(TypeError, match="requires consumer key and secret"):
-        oauth.remote_app("nosecret", **settings(provider.url, consumer_secret=None))
+        oauth.remote_app("nosecret", **settings(provider, consumer_secret=None))
     with pytest.raises(TypeError, match="requires consumer key and rsa key"):
-        oauth.remote_app("norsa", **settings(provider.url, signature_method="RSA-SHA1"))
+        oauth.remote_app("norsa", **settings(provider, signature_method="RSA-SHA1"))
     with pytest.raises(TypeError):
-        oauth.remote_app("typo", consumer_kee="x", **settings(provider.url))
+        oauth.remote_app("typo", consumer_kee="x", **settings(provider))
     with pytest.raises(ConfigurationError, match="OAuth 2 remote apps are not supported"):
-        oauth.remote_app("oauth2", **settings(provider.url, request_token_url=None))
-    odd = oauth.remote_app("odd", **settings(provider.url, request_token_params={"nonce": "fixed"}))
+        oauth.remote_app("oauth2", **settings(provider, request_token_url=None))
+    odd = oauth.remote_app("odd", **settings(provider, request_token_params={"nonce": "fixed"}))
     with pytest.raises(ConfigurationError, match="oauthlib internal"):
         in_request(app, "sync", lambda: odd.get("me", token=("t", "s")))
-    unknown_format = oauth.remote_app("fmt", **settings(provider.url))
+    unknown_format = oauth.remote_app("fmt", **settings(provider))
     with pytest.raises(TypeError, match="Unknown format 'xml'"):
         in_request(app, "sync", lambda: unknown_format.post("echo", data={}, format="xml", token=("t", "s")))
 

@@ -1,7 +1,8 @@
 """The Flask-OAuthlib compat layer against oauthlib's provider endpoints at their defaults.
 
-The provider (:mod:`tests.support.oauthlib_provider`) keeps every default
-check of oauthlib's ``RequestValidator`` (key, token and nonce formats, the
+The provider (``provider_tls``: the public
+:class:`flask_oauth1_async.testing.FakeProvider`) keeps every default check
+of oauthlib's ``RequestValidator`` (key, token and nonce formats, the
 timestamp window, ``enforce_ssl``), so it is served over HTTPS with a
 throw-away CA. Every test plays a whole login in a real browser session
 (request token, consent, callback, access token) and then makes signed API
@@ -21,30 +22,22 @@ Covered here:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+import secrets
 from pathlib import Path
 from typing import Any
 
 import oauthlib.oauth1
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from flask import Flask, jsonify, session, url_for
 
 from flask_oauth1_async.compat.flask_oauthlib import OAuth
+from flask_oauth1_async.testing import FakeProvider
 from tests.compat.apps import bitbucket_app, stash_app
 from tests.support.browser import Browser
-from tests.support.oauthlib_provider import OAuthlibProviderState, create_oauthlib_provider, new_key
-from tests.support.servers import ServerThread, TLSMaterial, make_tls
-
-_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-RSA_PRIVATE = _KEY.private_bytes(
-    serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-).decode()
-RSA_PUBLIC = (
-    _KEY.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
-)
+from tests.support.fake import answer_what_was_verified
+from tests.support.keys import RSA_PRIVATE, RSA_PUBLIC
+from tests.support.servers import ServerThread
+from tests.support.views import PREFIX, VIEW_KINDS
 
 #: oauthlib's constant for each method; the layer must accept the constant itself.
 OAUTHLIB_METHODS = {
@@ -58,55 +51,33 @@ OAUTHLIB_METHODS = {
 }
 
 
-@dataclass
-class OAuthlibProvider:
-    server: ServerThread
-    state: OAuthlibProviderState
-    tls: TLSMaterial
-
-    @property
-    def url(self) -> str:
-        return self.server.url
-
-    def http_options(self) -> dict[str, Any]:
-        return {"verify": self.tls.client_context}
-
-
-@pytest.fixture(scope="module")
-def oauthlib_provider() -> Iterator[OAuthlibProvider]:
-    app, state = create_oauthlib_provider()
-    # Flask-OAuthlib's default request_token_method is GET. oauthlib's RequestTokenEndpoint
-    # accepts any method; the support app routes only POST, so route GET to the same view too.
-    app.add_url_rule(
-        "/request_token", endpoint="request_token_get", view_func=app.view_functions["request_token"], methods=["GET"]
-    )
-    with make_tls() as tls, ServerThread(app, ssl_context=tls.server_context, name="compat-oauthlib") as server:
-        yield OAuthlibProvider(server, state, tls)
+@pytest.fixture
+def oauthlib_provider(provider_tls: FakeProvider) -> FakeProvider:
+    """The HTTPS fake provider; API paths without a route of their own answer what oauthlib verified."""
+    answer_what_was_verified(provider_tls)
+    return provider_tls
 
 
 def _close(app: Flask) -> None:
     app.extensions["oauthlib.client"].native.close()
 
 
-def _user_of(provider: OAuthlibProvider, user: str) -> int:
-    with provider.state.lock:
-        return sum(1 for record in provider.state.access_tokens.values() if record["user"] == user)
+def _user_of(provider: FakeProvider, user: str) -> int:
+    return len(provider.access_tokens(user))
 
 
 # ------------------------------------------------------------------ Bitbucket-shaped app
 
 
 @pytest.mark.parametrize("factory", ["create_app", "create_async_app"], ids=["sync-views", "async-views"])
-def test_bitbucket_shaped_app_logs_in_with_a_get_request_token(
-    oauthlib_provider: OAuthlibProvider, factory: str
-) -> None:
-    secret = new_key(30)
-    key = oauthlib_provider.state.add_consumer(secret)
-    app = getattr(bitbucket_app, factory)(oauthlib_provider.url, key, secret, oauthlib_provider.http_options())
+def test_bitbucket_shaped_app_logs_in_with_a_get_request_token(oauthlib_provider: FakeProvider, factory: str) -> None:
+    secret = secrets.token_urlsafe(24)
+    key = oauthlib_provider.add_consumer(secret)
+    app = getattr(bitbucket_app, factory)(oauthlib_provider.url, key, secret, oauthlib_provider.client_kwargs())
     try:
         with (
             ServerThread(app, name="bitbucket-client") as client,
-            Browser(verify=oauthlib_provider.tls.client_context) as me,
+            Browser(verify=oauthlib_provider.ssl_context) as me,
         ):
             assert me.get(client.url + "/").headers["Location"].endswith("/login")
             result = me.login_via(client.url + "/login?next=/", user="bob")
@@ -130,16 +101,16 @@ def test_bitbucket_shaped_app_logs_in_with_a_get_request_token(
 
 @pytest.mark.parametrize("factory", ["create_app", "create_async_app"], ids=["sync-views", "async-views"])
 def test_stash_shaped_app_logs_in_with_rsa_sha1_and_a_post_request_token(
-    oauthlib_provider: OAuthlibProvider, factory: str, tmp_path: Path
+    oauthlib_provider: FakeProvider, factory: str, tmp_path: Path
 ) -> None:
     pem = tmp_path / "stash.pem"
     pem.write_text(RSA_PRIVATE)
-    key = oauthlib_provider.state.add_consumer(RSA_PUBLIC, rsa=True)
-    app = getattr(stash_app, factory)(oauthlib_provider.url, key, str(pem), oauthlib_provider.http_options())
+    key = oauthlib_provider.add_consumer(rsa_public_key=RSA_PUBLIC)
+    app = getattr(stash_app, factory)(oauthlib_provider.url, key, str(pem), oauthlib_provider.client_kwargs())
     try:
         with (
             ServerThread(app, name="stash-client") as client,
-            Browser(verify=oauthlib_provider.tls.client_context) as me,
+            Browser(verify=oauthlib_provider.ssl_context) as me,
         ):
             result = me.login_via(client.url + "/login", user="carol")
             page = result.response
@@ -160,18 +131,18 @@ def test_stash_shaped_app_logs_in_with_rsa_sha1_and_a_post_request_token(
 # ------------------------------------------------------------------ every method oauthlib has
 
 
-def _generic_client(provider: OAuthlibProvider, **remote_kwargs: Any) -> Flask:
+def _generic_client(provider: FakeProvider, **remote_kwargs: Any) -> Flask:
     app = Flask("compat-oauthlib-client")
     app.secret_key = "compat-oauthlib"
     oauth = OAuth(app)
     remote = oauth.remote_app(
         "peer",
-        base_url=provider.url + "/api/",
-        request_token_url=provider.url + "/request_token",
+        base_url=provider.api_base_url,
+        request_token_url=provider.request_token_url,
         request_token_method="POST",
-        access_token_url=provider.url + "/access_token",
-        authorize_url=provider.url + "/authorize",
-        client_kwargs=provider.http_options(),
+        access_token_url=provider.access_token_url,
+        authorize_url=provider.authorize_url,
+        client_kwargs=provider.client_kwargs(),
         **remote_kwargs,
     )
 
@@ -179,16 +150,16 @@ def _generic_client(provider: OAuthlibProvider, **remote_kwargs: Any) -> Flask:
     def token() -> Any:
         return session.get("peer_token")
 
-    @app.get("/login")
-    def login() -> Any:
-        return remote.authorize(callback=url_for("callback"))
+    @app.get("/s/login")
+    def s_login() -> Any:
+        return remote.authorize(callback=url_for("s_callback"))
 
-    @app.get("/alogin")
-    async def alogin() -> Any:
-        return await remote.authorize(callback=url_for("acallback"))
+    @app.get("/a/login")
+    async def a_login() -> Any:
+        return await remote.authorize(callback=url_for("a_callback"))
 
-    @app.get("/callback")
-    def callback() -> Any:
+    @app.get("/s/callback")
+    def s_callback() -> Any:
         resp = remote.authorized_response()
         assert resp is not None
         session["peer_token"] = (resp["oauth_token"], resp["oauth_token_secret"])
@@ -196,8 +167,8 @@ def _generic_client(provider: OAuthlibProvider, **remote_kwargs: Any) -> Flask:
         posted = remote.post("thing", data={"status": "Hello Ladies + Gentlemen"})
         return jsonify(got=[got.status, got.data], posted=[posted.status, posted.data])
 
-    @app.get("/acallback")
-    async def acallback() -> Any:
+    @app.get("/a/callback")
+    async def a_callback() -> Any:
         resp = await remote.authorized_response()
         assert resp is not None
         session["peer_token"] = (resp["oauth_token"], resp["oauth_token_secret"])
@@ -208,24 +179,24 @@ def _generic_client(provider: OAuthlibProvider, **remote_kwargs: Any) -> Flask:
     return app
 
 
-def _signing(provider: OAuthlibProvider, method: str) -> dict[str, Any]:
+def _signing(provider: FakeProvider, method: str) -> dict[str, Any]:
     if method.startswith("RSA-"):
-        return {"consumer_key": provider.state.add_consumer(RSA_PUBLIC, rsa=True), "rsa_key": RSA_PRIVATE}
-    secret = new_key(30)
-    return {"consumer_key": provider.state.add_consumer(secret), "consumer_secret": secret}
+        return {"consumer_key": provider.add_consumer(rsa_public_key=RSA_PUBLIC), "rsa_key": RSA_PRIVATE}
+    secret = secrets.token_urlsafe(24)
+    return {"consumer_key": provider.add_consumer(secret), "consumer_secret": secret}
 
 
-@pytest.mark.parametrize("view", ["sync", "async"])
+@pytest.mark.parametrize("view", VIEW_KINDS)
 @pytest.mark.parametrize("method", list(OAUTHLIB_METHODS))
-def test_every_oauthlib_signature_method(oauthlib_provider: OAuthlibProvider, method: str, view: str) -> None:
+def test_every_oauthlib_signature_method(oauthlib_provider: FakeProvider, method: str, view: str) -> None:
     app = _generic_client(
         oauthlib_provider, signature_method=OAUTHLIB_METHODS[method], **_signing(oauthlib_provider, method)
     )
-    login = "/login" if view == "sync" else "/alogin"
+    login = PREFIX[view] + "/login"
     try:
         with (
             ServerThread(app, name="compat-oauthlib-client") as client,
-            Browser(verify=oauthlib_provider.tls.client_context) as me,
+            Browser(verify=oauthlib_provider.ssl_context) as me,
         ):
             page = me.login_via(client.url + login, user="dave").response
     finally:
@@ -249,7 +220,7 @@ def test_every_oauthlib_signature_method(oauthlib_provider: OAuthlibProvider, me
     ],
 )
 def test_oauthlib_signature_type_constants_in_request_token_params(
-    oauthlib_provider: OAuthlibProvider, placement: str
+    oauthlib_provider: FakeProvider, placement: str
 ) -> None:
     app = _generic_client(
         oauthlib_provider,
@@ -260,9 +231,9 @@ def test_oauthlib_signature_type_constants_in_request_token_params(
     try:
         with (
             ServerThread(app, name="compat-oauthlib-client") as client,
-            Browser(verify=oauthlib_provider.tls.client_context) as me,
+            Browser(verify=oauthlib_provider.ssl_context) as me,
         ):
-            page = me.login_via(client.url + "/login", user="erin").response
+            page = me.login_via(client.url + "/s/login", user="erin").response
             token_count = _user_of(oauthlib_provider, "erin")
     finally:
         _close(app)

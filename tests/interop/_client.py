@@ -1,9 +1,10 @@
 """A client Flask app using only the public API, with sync and async views.
 
-``/login`` starts the dance, ``/callback`` finishes it and answers the token
-as JSON. ``/calls/sync`` and ``/calls/async`` make the signed calls of the
-interop suite with the token given in the query (``?t=<token>&s=<secret>``)
-and answer every response's status and JSON.
+``/s/...`` are ``def`` views, ``/a/...`` ``async def`` views (the suite's
+convention, :data:`tests.support.views.PREFIX`). ``login`` starts the dance,
+``callback`` finishes it and answers the token as JSON. ``calls`` makes the
+signed calls of the interop suite with the token given in the query
+(``?t=<token>&s=<secret>``) and answers every response's status and JSON.
 """
 
 from __future__ import annotations
@@ -47,20 +48,20 @@ def make_client_app(register: dict[str, Any], signature_type: str, query: dict[s
     oauth.register("peer", **register)
     calls = calls_for(signature_type, query)
 
-    @app.get("/login")
-    def login() -> Any:
-        return oauth.peer.authorize_redirect(url_for("callback", _external=True))
+    @app.get("/s/login")
+    def s_login() -> Any:
+        return oauth.peer.authorize_redirect(url_for("s_callback", _external=True))
 
-    @app.get("/alogin")
-    async def alogin() -> Any:
-        return await oauth.peer.authorize_redirect(url_for("acallback", _external=True))
+    @app.get("/a/login")
+    async def a_login() -> Any:
+        return await oauth.peer.authorize_redirect(url_for("a_callback", _external=True))
 
-    @app.get("/callback")
-    def callback() -> Any:
+    @app.get("/s/callback")
+    def s_callback() -> Any:
         return jsonify(dict(oauth.peer.authorize_access_token()))
 
-    @app.get("/acallback")
-    async def acallback() -> Any:
+    @app.get("/a/callback")
+    async def a_callback() -> Any:
         return jsonify(dict(await oauth.peer.authorize_access_token()))
 
     def token() -> dict[str, str]:
@@ -73,14 +74,14 @@ def make_client_app(register: dict[str, Any], signature_type: str, query: dict[s
             body = response.text
         return {"method": method, "status": response.status_code, "body": body}
 
-    @app.get("/calls/sync")
-    def sync_calls() -> Any:
+    @app.get("/s/calls")
+    def s_calls() -> Any:
         tok = token()
         out = [summary(m, oauth.peer.request(m, "api/thing", token=tok, **kw)) for m, kw in calls]
         return jsonify(out)
 
-    @app.get("/calls/async")
-    async def async_calls() -> Any:
+    @app.get("/a/calls")
+    async def a_calls() -> Any:
         tok = token()
         out = []
         for m, kw in calls:

@@ -43,9 +43,10 @@ from flask import Flask, jsonify, request
 from flask_oauth1_async import OAuth
 from flask_oauth1_async.signing import Signer
 from tests.interop._client import FORM, ODD_QUERY, calls_for, make_client_app
-from tests.interop.test_oauthlib_provider import RSA_PRIVATE
 from tests.support.browser import Browser
+from tests.support.keys import RSA_PRIVATE
 from tests.support.servers import ServerThread
+from tests.support.views import PREFIX, VIEW_KINDS
 
 OAUTH_SIGN = "oauth-sign@0.9.0"
 SUPPORTED = ["HMAC-SHA1", "HMAC-SHA256", "RSA-SHA1", "PLAINTEXT"]
@@ -117,7 +118,7 @@ def run_calls(base_url: str, method: str, placement: str, view: str) -> list[dic
     app, oauth = make_client_app(register_for(base_url, method, placement), placement, ODD_QUERY)
     with ServerThread(app, name="interop-client") as client, Browser() as browser:
         try:
-            response = browser.get(f"{client.url}/calls/{view}", params={"t": TOKEN, "s": TOKEN_SECRET})
+            response = browser.get(client.url + PREFIX[view] + "/calls", params={"t": TOKEN, "s": TOKEN_SECRET})
         finally:
             oauth.close()
     assert response.status_code == 200, response.text
@@ -125,7 +126,7 @@ def run_calls(base_url: str, method: str, placement: str, view: str) -> list[dic
     return results
 
 
-@pytest.mark.parametrize("view", ["sync", "async"])
+@pytest.mark.parametrize("view", VIEW_KINDS)
 @pytest.mark.parametrize("placement", ["header", "query", "body"])
 @pytest.mark.parametrize("method", SUPPORTED)
 def test_signed_calls_verified_by_oauth_sign(verifier: str, method: str, placement: str, view: str) -> None:
@@ -157,7 +158,7 @@ def refusals(base_url: str) -> list[dict[str, str]]:
 
 
 def add_one_call(app: Flask, oauth: OAuth, placement: str) -> None:
-    """``/one/sync`` and ``/one/async``: one signed call with the token in the query (``?t=..&s=..``).
+    """``/s/one`` and ``/a/one``: one signed call with the token in the query (``?t=..&s=..``).
 
     A signed GET with header or query placement; with body placement a form
     POST, because the body carries the protocol parameters only in a
@@ -168,32 +169,31 @@ def add_one_call(app: Flask, oauth: OAuth, placement: str) -> None:
     def token() -> dict[str, str]:
         return {"oauth_token": request.args["t"], "oauth_token_secret": request.args["s"]}
 
-    @app.get("/one/sync")
-    def one_sync() -> Any:
+    @app.get("/s/one")
+    def s_one() -> Any:
         response = oauth.peer.request(method, "api/me", token=token(), **kwargs)
         return jsonify({"status": response.status_code, "body": response.json()})
 
-    @app.get("/one/async")
-    async def one_async() -> Any:
+    @app.get("/a/one")
+    async def a_one() -> Any:
         response = await oauth.peer.request(method, "api/me", token=token(), **kwargs)
         return jsonify({"status": response.status_code, "body": response.json()})
 
 
-@pytest.mark.parametrize("view", ["sync", "async"])
+@pytest.mark.parametrize("view", VIEW_KINDS)
 @pytest.mark.parametrize("placement", ["header", "query", "body"])
 @pytest.mark.parametrize("method", SUPPORTED)
 def test_dance_verified_by_oauth_sign(verifier: str, method: str, placement: str, view: str) -> None:
     refused_before = len(refusals(verifier))
     app, oauth = make_client_app(register_for(verifier, method, placement), placement, ODD_QUERY)
     add_one_call(app, oauth, placement)
-    prefix = "" if view == "sync" else "a"
     with ServerThread(app, name="interop-client") as client, Browser() as browser:
         try:
-            login = browser.login_via(f"{client.url}/{prefix}login", user="bob")
+            login = browser.login_via(client.url + PREFIX[view] + "/login", user="bob")
             assert login.response.status_code == 200, login.response.text
             token = login.response.json()
             one = browser.get(
-                f"{client.url}/one/{view}", params={"t": token["oauth_token"], "s": token["oauth_token_secret"]}
+                client.url + PREFIX[view] + "/one", params={"t": token["oauth_token"], "s": token["oauth_token_secret"]}
             )
         finally:
             oauth.close()
@@ -233,12 +233,12 @@ def test_replayed_callback_refused_by_node(verifier: str) -> None:
         Browser() as mallory,
     ):
         try:
-            to_provider = alice.get(one.url + "/login")
+            to_provider = alice.get(one.url + "/s/login")
             assert to_provider.status_code == 302, to_provider.text
             to_callback = alice.get(to_provider.headers["Location"] + "&user=alice")
             assert to_callback.status_code == 302, to_callback.text
             callback_url = to_callback.headers["Location"]
-            assert callback_url.startswith(one.url + "/callback?")
+            assert callback_url.startswith(one.url + "/s/callback?")
             mallory.cookies.update(alice.cookies)  # the session as it was before the callback
             refused_before = len(refusals(verifier))
 

@@ -25,8 +25,18 @@ worked around in our output (NOTES.md section 9):
   pins the bug so we notice when Authlib fixes it;
 * it decodes ``oauth_*`` values twice, so a callback URL containing ``%`` is
   refused (401): the callbacks here have none;
+  ``test_authlib_bug_percent_in_oauth_values`` pins it;
 * it collapses repeated form keys (``to_dict(flat=True)``), so a form with a
-  repeated key is refused (401): the forms here have distinct keys.
+  repeated key is refused (401): the forms here have distinct keys;
+  ``test_authlib_bug_repeated_form_keys`` pins it;
+* its resource protector puts the text fields of a multipart body into the
+  base string, which RFC 5849 (section 3.4.1.3) leaves out, so a multipart
+  upload signed by the RFC is refused (401):
+  ``test_authlib_bug_multipart_fields_in_the_signature`` pins it.
+
+In each of those, our requests follow RFC 5849 (what oauthlib's endpoints, the
+fake provider, and most servers accept): each pinning test sends the same
+request to the fake provider too, which accepts it.
 """
 
 from __future__ import annotations
@@ -35,34 +45,30 @@ import json
 import secrets
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 import pytest
 from authlib.integrations.flask_oauth1 import AuthorizationServer, ResourceProtector, current_credential
-from authlib.oauth1 import ClientMixin, TemporaryCredential
+from authlib.oauth1 import ClientAuth, ClientMixin, TemporaryCredential
 from authlib.oauth1.rfc5849.models import TokenCredentialMixin
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from flask import Flask, Response, jsonify, request
 
-from flask_oauth1_async import OAuth
+from flask_oauth1_async import OAuth, ProviderHTTPError
+from flask_oauth1_async.testing import FakeProvider
 from tests.interop._client import ODD_QUERY, calls_for, make_client_app
 from tests.support.browser import Browser
+from tests.support.fake import last, register_settings
+from tests.support.keys import RSA_PRIVATE, RSA_PUBLIC
 from tests.support.servers import ServerThread
+from tests.support.views import PREFIX, VIEW_KINDS
 
 METHODS = ["HMAC-SHA1", "RSA-SHA1", "PLAINTEXT"]
 PLACEMENTS = ["header", "query", "body"]
 #: the query of the signed GET: what stock Authlib can read (see the module docstring).
 STOCK_QUERY = {"q": "a b+c/d?e&f=g", "r": "!*();:@,~"}
-
-_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-RSA_PRIVATE = _KEY.private_bytes(
-    serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-).decode()
-RSA_PUBLIC = (
-    _KEY.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
-)
 
 
 class Consumer(ClientMixin):  # type: ignore[misc]
@@ -230,21 +236,21 @@ def _register(server: ServerThread, storage: Storage, method: str, placement: st
     }
 
 
-@pytest.mark.parametrize("view", ["sync", "async"])
+@pytest.mark.parametrize("view", VIEW_KINDS)
 @pytest.mark.parametrize("placement", PLACEMENTS)
 @pytest.mark.parametrize("method", METHODS)
 def test_dance_and_calls(stock_server: tuple[ServerThread, Storage], method: str, placement: str, view: str) -> None:
     server, storage = stock_server
     app, oauth = make_client_app(_register(server, storage, method, placement), placement, STOCK_QUERY)
-    prefix = "" if view == "sync" else "a"
     with ServerThread(app, name="stock-authlib-client") as client, Browser() as browser:
         try:
-            login = browser.login_via(f"{client.url}/{prefix}login", user="alice")
+            login = browser.login_via(client.url + PREFIX[view] + "/login", user="alice")
             assert login.response.status_code == 200, login.response.text
             token = login.response.json()
             assert token["oauth_token"] in storage.tokens
             calls = browser.get(
-                f"{client.url}/calls/{view}", params={"t": token["oauth_token"], "s": token["oauth_token_secret"]}
+                client.url + PREFIX[view] + "/calls",
+                params={"t": token["oauth_token"], "s": token["oauth_token_secret"]},
             )
             assert calls.status_code == 200, calls.text
             results = calls.json()
@@ -294,6 +300,125 @@ def test_authlib_bug_query_characters(stock_server: tuple[ServerThread, Storage]
     # The bug needs Werkzeug's request.url to decode %24, %27, %5B and %5D (newer
     # Werkzeug does; 2.0 keeps them encoded, and then stock Authlib accepts them).
     assert refused.status_code == (500 if _werkzeug_decodes(odd) else 200), refused.text
+
+
+@contextmanager
+def _probe(server: ServerThread, storage: Storage) -> Iterator[tuple[Flask, OAuth, dict[str, str]]]:
+    """A client app with the remote ``peer`` at the stock provider, and an access token it issued."""
+    client_id = storage.add_consumer("s3cret")
+    token = "t" + secrets.token_hex(8)
+    with storage.lock:
+        storage.tokens[token] = Token(client_id, token, "toksecret", "alice")
+    app = Flask("bug-probe")
+    app.secret_key = "x"
+    oauth = OAuth(app)
+    oauth.register(
+        "peer",
+        client_id=client_id,
+        client_secret="s3cret",
+        request_token_url=server.url + "/request_token",
+        authorize_url=server.url + "/authorize",
+        access_token_url=server.url + "/access_token",
+        api_base_url=server.url + "/",
+    )
+    try:
+        yield app, oauth, {"oauth_token": token, "oauth_token_secret": "toksecret"}
+    finally:
+        oauth.close()
+
+
+PERCENT_CALLBACK = "http://127.0.0.1:9/cb?next=%2Fhome&x=a%20b"
+
+
+def test_authlib_bug_percent_in_oauth_values(
+    stock_server: tuple[ServerThread, Storage], provider: FakeProvider
+) -> None:
+    """Pins stock Authlib's bug: it decodes ``oauth_*`` values twice when it builds the base string.
+
+    RFC 5849 section 3.4.1.3.1 decodes each parameter once. Our request for a
+    request token whose ``oauth_callback`` contains ``%`` is signed that way:
+    stock Authlib refuses it (401), while Authlib's own signer, which makes the
+    same double decoding, is accepted. oauthlib (the fake provider) accepts
+    ours. When the first assertion fails, Authlib has fixed it.
+    """
+    server, storage = stock_server
+    with _probe(server, storage) as (app, oauth, _):
+        with app.test_request_context("/login"), pytest.raises(ProviderHTTPError) as refused:
+            oauth.peer.authorize_redirect_sync(PERCENT_CALLBACK)
+        assert refused.value.status_code == 401
+        consumer = oauth.peer.client_id
+        assert consumer is not None
+    authlib_signed = ClientAuth(consumer, "s3cret", redirect_uri=PERCENT_CALLBACK)
+    uri, headers, _ = authlib_signed.prepare("POST", server.url + "/request_token", {}, b"")
+    with httpx.Client(trust_env=False, timeout=10) as http:
+        assert http.post(uri, headers=headers).status_code == 200
+    with _fake_remote(provider) as (app, oauth):
+        with app.test_request_context("/login"):
+            accepted = oauth.fake.authorize_redirect_sync(PERCENT_CALLBACK)
+        assert accepted.status_code == 302
+    assert last(provider, "request_token").valid
+
+
+def test_authlib_bug_repeated_form_keys(stock_server: tuple[ServerThread, Storage], provider: FakeProvider) -> None:
+    """Pins stock Authlib's bug: it signs ``request.form.to_dict(flat=True)``, one value per key.
+
+    RFC 5849 section 3.4.1.3 signs every parameter, repeated keys included:
+    our form POST with ``a=1&a=2`` is refused by stock Authlib (401) and
+    accepted by oauthlib (the fake provider).
+    """
+    server, storage = stock_server
+    with _probe(server, storage) as (app, oauth, tok), app.test_request_context():
+        assert oauth.peer.post_sync("api/x", token=tok, data={"a": "solo"}).status_code == 200
+        refused = oauth.peer.post_sync("api/x", token=tok, data={"a": ["1", "2"]})
+    assert refused.status_code == 401, refused.text
+    with _fake_remote(provider) as (app, oauth), app.test_request_context():
+        accepted = oauth.fake.post_sync("echo", token=provider.issue_token(), data={"a": ["1", "2"]})
+    assert accepted.status_code == 200, accepted.text
+    assert accepted.json()["raw"] == "a=1&a=2"
+
+
+def test_authlib_bug_multipart_fields_in_the_signature(
+    stock_server: tuple[ServerThread, Storage], provider: FakeProvider
+) -> None:
+    """Pins stock Authlib's bug: its resource protector signs the text fields of a multipart body.
+
+    RFC 5849 section 3.4.1.3 signs a body only when it is
+    ``application/x-www-form-urlencoded``; our multipart upload is signed that
+    way: stock Authlib refuses it (401), oauthlib (the fake provider) accepts it.
+    """
+    upload: dict[str, Any] = {"data": {"title": "a photo"}, "files": {"photo": ("p.jpg", b"\xff" * 16)}}
+    server, storage = stock_server
+    with _probe(server, storage) as (app, oauth, tok), app.test_request_context():
+        refused = oauth.peer.post_sync("api/x", token=tok, **upload)
+    assert refused.status_code == 401, refused.text
+    with _fake_remote(provider) as (app, oauth), app.test_request_context():
+        accepted = oauth.fake.post_sync("echo", token=provider.issue_token(), **upload)
+    assert accepted.status_code == 200, accepted.text
+    assert accepted.json()["content_type"].startswith("multipart/form-data")
+
+
+@contextmanager
+def _fake_remote(provider: FakeProvider) -> Iterator[tuple[Flask, OAuth]]:
+    app = Flask("fake-probe")
+    app.secret_key = "x"
+    oauth = OAuth(app)
+    oauth.register("fake", **register_settings(provider))
+    try:
+        yield app, oauth
+    finally:
+        oauth.close()
+
+
+def test_loopback_http_is_secure_without_env_var(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Why plain HTTP works here: Authlib needs ``AUTHLIB_INSECURE_TRANSPORT`` only for non-loopback hosts."""
+    from authlib.common.security import is_secure_transport
+
+    monkeypatch.delenv("AUTHLIB_INSECURE_TRANSPORT", raising=False)
+    assert is_secure_transport("http://127.0.0.1:5000/x")
+    assert is_secure_transport("http://localhost:5000/x")
+    assert not is_secure_transport("http://provider.example/x")
+    monkeypatch.setenv("AUTHLIB_INSECURE_TRANSPORT", "1")
+    assert is_secure_transport("http://provider.example/x")
 
 
 def _werkzeug_decodes(odd: str) -> bool:

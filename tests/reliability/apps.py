@@ -3,7 +3,7 @@
 Configuration comes from environment variables, because gunicorn imports
 these in its own processes:
 
-``RELIAB_PROVIDER_URL``  base URL of the test provider (tests.support.provider)
+``RELIAB_PROVIDER``      the fake provider's ``register()`` settings as JSON (:func:`provider_env`)
 ``RELIAB_REDIS_URL``     the shared Redis
 ``RELIAB_CACHE``         ``flask-caching`` (Flask-Caching's RedisCache), ``redis`` (a redis-py client), or our
                            ``redis-cache`` / ``redis-cache-async`` (:class:`~flask_oauth1_async.redis_cache.RedisCache`)
@@ -12,6 +12,7 @@ these in its own processes:
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import time
 from typing import Any
@@ -19,9 +20,21 @@ from typing import Any
 from flask import Flask, jsonify, request, url_for
 
 from flask_oauth1_async import OAuth
-from tests.support.provider import HMAC_CLIENT_ID, HMAC_CLIENT_SECRET
 
 SHARED_SECRET_KEY = "reliability-shared-secret-key"
+
+
+def provider_env(settings: dict[str, Any], token: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment that hands a plain-HTTP fake provider's *settings* (and a *token*) to the apps below."""
+    env = {"RELIAB_PROVIDER": json.dumps(settings)}
+    if token is not None:
+        env.update(RELIAB_TOKEN=token["oauth_token"], RELIAB_TOKEN_SECRET=token["oauth_token_secret"])
+    return env
+
+
+def _provider_settings() -> dict[str, Any]:
+    settings: dict[str, Any] = json.loads(os.environ["RELIAB_PROVIDER"])
+    return settings
 
 
 def create_pid_app() -> Flask:
@@ -60,33 +73,24 @@ def _cache(kind: str, url: str) -> Any:
 
 def create_shared_cache_app() -> Flask:
     """A quickstart-style client app whose temporary credentials live in a shared Redis."""
-    provider = os.environ["RELIAB_PROVIDER_URL"]
     app = Flask("shared-cache-app")
     app.secret_key = SHARED_SECRET_KEY
     cache = _cache(os.environ.get("RELIAB_CACHE", "flask-caching"), os.environ["RELIAB_REDIS_URL"])
     if hasattr(cache, "init_app"):
         cache.init_app(app)
     oauth = OAuth(app, cache=cache)
-    oauth.register(
-        "demo",
-        client_id=HMAC_CLIENT_ID,
-        client_secret=HMAC_CLIENT_SECRET,
-        request_token_url=provider + "/request_token",
-        access_token_url=provider + "/access_token",
-        authorize_url=provider + "/authorize",
-        api_base_url=provider + "/api/",
-    )
+    oauth.register("demo", **_provider_settings())
 
     @app.route("/")
     def index() -> Any:
         return jsonify(pid=os.getpid())
 
-    @app.route("/login")
-    def login() -> Any:
-        return oauth.demo.authorize_redirect(url_for("callback", _external=True))
+    @app.route("/s/login")
+    def s_login() -> Any:
+        return oauth.demo.authorize_redirect(url_for("s_callback", _external=True))
 
-    @app.route("/callback")
-    def callback() -> Any:
+    @app.route("/s/callback")
+    def s_callback() -> Any:
         token = oauth.demo.authorize_access_token()
         return jsonify(screen_name=token["screen_name"], pid=os.getpid())
 
@@ -99,42 +103,32 @@ def create_preloaded_resource_app() -> Flask:
     ``RELIAB_TOKEN`` / ``RELIAB_TOKEN_SECRET`` are an access token issued by
     the provider. The factory makes one blocking and one awaited call at
     import time, so the pooled clients (and the library's loop thread) exist
-    in the master; the workers then call through ``/me`` (``def`` view) and
-    ``/ame`` (``async def`` view).
+    in the master; the workers then call through ``/s/me`` (``def`` view) and
+    ``/a/me`` (``async def`` view).
     """
-    provider = os.environ["RELIAB_PROVIDER_URL"]
     token = {"oauth_token": os.environ["RELIAB_TOKEN"], "oauth_token_secret": os.environ["RELIAB_TOKEN_SECRET"]}
     app = Flask("preloaded-app")
     app.secret_key = SHARED_SECRET_KEY
     oauth = OAuth(app)
-    oauth.register(
-        "demo",
-        client_id=HMAC_CLIENT_ID,
-        client_secret=HMAC_CLIENT_SECRET,
-        request_token_url=provider + "/request_token",
-        access_token_url=provider + "/access_token",
-        authorize_url=provider + "/authorize",
-        api_base_url=provider + "/api/",
-        client_kwargs={"timeout": 5},
-    )
+    oauth.register("demo", client_kwargs={"timeout": 5}, **_provider_settings())
 
     @app.route("/")
     def index() -> Any:
         return jsonify(pid=os.getpid())
 
-    @app.route("/me")
-    def me() -> Any:
+    @app.route("/s/me")
+    def s_me() -> Any:
         return jsonify(user=oauth.demo.get("me", token=token).json()["user"], pid=os.getpid())
 
-    @app.route("/ame")
-    async def ame() -> Any:
+    @app.route("/a/me")
+    async def a_me() -> Any:
         resp = await oauth.demo.get("me", token=token)
         return jsonify(user=resp.json()["user"], pid=os.getpid())
 
     with app.test_request_context("/"):
         assert oauth.demo.get_sync("me", token=token).status_code == 200
     with app.test_client() as client:
-        assert client.get("/ame").status_code == 200
+        assert client.get("/a/me").status_code == 200
     return app
 
 
@@ -154,34 +148,28 @@ async def _kill_loop_hook(request: Any) -> None:
 
 
 def create_loop_killer_app() -> Flask:
-    """A client app whose ``/ame?kill=1`` kills the library's background loop during the call."""
+    """A client app whose ``/a/me?kill=1`` kills the library's background loop during the call."""
     from flask_oauth1_async import OAuth1Error
 
-    provider = os.environ["RELIAB_PROVIDER_URL"]
     token = {"oauth_token": os.environ["RELIAB_TOKEN"], "oauth_token_secret": os.environ["RELIAB_TOKEN_SECRET"]}
     app = Flask("loop-killer-app")
     oauth = OAuth(app)
     oauth.register(
         "demo",
-        client_id=HMAC_CLIENT_ID,
-        client_secret=HMAC_CLIENT_SECRET,
-        request_token_url=provider + "/request_token",
-        access_token_url=provider + "/access_token",
-        authorize_url=provider + "/authorize",
-        api_base_url=provider + "/api/",
         client_kwargs={"timeout": 1.0, "async_event_hooks": {"request": [_kill_loop_hook]}},
+        **_provider_settings(),
     )
 
     @app.route("/")
     def index() -> Any:
         return jsonify(pid=os.getpid())
 
-    @app.route("/me")
-    def me() -> Any:
+    @app.route("/s/me")
+    def s_me() -> Any:
         return jsonify(user=oauth.demo.get("me", token=token).json()["user"])
 
-    @app.route("/ame")
-    async def ame() -> Any:
+    @app.route("/a/me")
+    async def a_me() -> Any:
         _KILL_LOOP["armed"] = bool(request.args.get("kill"))
         try:
             resp = await oauth.demo.get("me", token=token)

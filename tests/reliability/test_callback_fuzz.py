@@ -4,9 +4,9 @@ The app is what the README's quick start gives: ``oauth = OAuth(app)``, one
 ``register``, a login view and a callback view (``def`` and ``async def``)
 that call ``authorize_access_token()`` with no error handler of their own, so
 only the handler the library installs stands between a bad callback and a
-500. The provider is the real Authlib-based test provider
-(:mod:`tests.support.provider`) on 127.0.0.1; the client app is driven with
-Flask's test client.
+500. The provider is the fake provider users get
+(:class:`flask_oauth1_async.testing.FakeProvider`, oauthlib's endpoints) on
+127.0.0.1; the client app is driven with Flask's test client.
 
 Each generated example starts a real login (request token, consent at the
 provider, which gives a genuine ``oauth_token`` and ``oauth_verifier``), then
@@ -31,7 +31,6 @@ so every run generates the same callbacks. Today this test FAILS: a genuine
 from __future__ import annotations
 
 import logging
-import threading
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -45,8 +44,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from flask_oauth1_async import OAuth
-from tests.support.provider import HMAC_CLIENT_ID, HMAC_CLIENT_SECRET, AccessToken, ProviderState, create_provider
-from tests.support.servers import ServerThread
+from flask_oauth1_async.testing import FakeProvider
 
 EXAMPLES = 500
 FUZZ = settings(
@@ -56,63 +54,45 @@ FUZZ = settings(
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-PROVIDER_THREADS = "fuzz-provider"
+PROVIDER_THREADS = "fake-oauth1-provider"  # the fake provider's server threads
 
 
 @dataclass
 class Rig:
     app: Flask
     oauth: OAuth
-    state: ProviderState
-    provider_url: str
+    provider: FakeProvider
     consent: httpx.Client
-    access_secrets: list[str]
+
+    def access_secrets(self) -> list[str]:
+        """The secret of every access token the provider issued so far."""
+        return [self.provider.token_secret(token) or "" for token in self.provider.access_tokens()]
 
 
 @pytest.fixture(scope="module")
 def rig() -> Iterator[Rig]:
-    provider_app, state = create_provider()
-    access_secrets: list[str] = []
-    lock = threading.Lock()
-    issue = state.issue_access_token
-
-    def recording_issue(user: str, client_id: str = HMAC_CLIENT_ID) -> AccessToken:
-        token = issue(user, client_id)
-        with lock:
-            access_secrets.append(token.oauth_token_secret)
-        return token
-
-    state.issue_access_token = recording_issue  # type: ignore[method-assign]
-    with ServerThread(provider_app, name=PROVIDER_THREADS) as server:
+    with FakeProvider(tls=False) as provider:
         app = Flask("quickstart")
         app.secret_key = "fuzz-secret-key"
         oauth = OAuth(app)
-        oauth.register(
-            "demo",
-            client_id=HMAC_CLIENT_ID,
-            client_secret=HMAC_CLIENT_SECRET,
-            request_token_url=server.url + "/request_token",
-            access_token_url=server.url + "/access_token",
-            authorize_url=server.url + "/authorize",
-            api_base_url=server.url + "/api/",
-        )
+        oauth.register("demo", **{k: v for k, v in provider.register_kwargs().items() if k != "client_kwargs"})
 
-        @app.route("/login")
-        def login() -> Any:
-            return oauth.demo.authorize_redirect(url_for("callback", _external=True))
+        @app.route("/s/login")
+        def s_login() -> Any:
+            return oauth.demo.authorize_redirect(url_for("s_callback", _external=True))
 
-        @app.route("/callback")
-        def callback() -> Any:
+        @app.route("/s/callback")
+        def s_callback() -> Any:
             token = oauth.demo.authorize_access_token()
             return jsonify(screen_name=token["screen_name"])
 
-        @app.route("/acallback")
-        async def acallback() -> Any:
+        @app.route("/a/callback")
+        async def a_callback() -> Any:
             token = await oauth.demo.authorize_access_token()
             return jsonify(screen_name=token["screen_name"])
 
         with httpx.Client(trust_env=False, timeout=10) as consent:
-            yield Rig(app, oauth, state, server.url, consent, access_secrets)
+            yield Rig(app, oauth, provider, consent)
         oauth.close()
 
 
@@ -174,7 +154,7 @@ _callbacks = st.builds(
     verifier=_field,
     denial=_denial,
     session=_session,
-    view=st.sampled_from(["/callback", "/acallback"]),
+    view=st.sampled_from(["/s/callback", "/a/callback"]),
     twice=st.booleans(),
 )
 # Make sure the interesting core case is generated often: a genuine token with a wrong verifier.
@@ -184,7 +164,7 @@ _wrong_verifier = st.builds(
     verifier=_field.filter(lambda f: all(kind != "genuine" and kind != "missing" for kind, _ in f)),
     denial=st.just(None),
     session=st.just("genuine"),
-    view=st.sampled_from(["/callback", "/acallback"]),
+    view=st.sampled_from(["/s/callback", "/a/callback"]),
     twice=st.booleans(),
 )
 # And genuine callbacks (sometimes replayed, sometimes with a broken cookie).
@@ -194,7 +174,7 @@ _genuine = st.builds(
     verifier=st.just([("genuine", "")]),
     denial=st.just(None),
     session=_session,
-    view=st.sampled_from(["/callback", "/acallback"]),
+    view=st.sampled_from(["/s/callback", "/a/callback"]),
     twice=st.booleans(),
 )
 CALLBACKS = st.one_of(_callbacks, _callbacks, _wrong_verifier, _genuine)
@@ -285,21 +265,21 @@ def test_fuzzed_callbacks_never_500_and_never_leak(rig: Rig, caplog: pytest.LogC
     def run(case: Callback) -> None:
         caplog.clear()
         browser = rig.app.test_client()
-        started = browser.get("/login")
+        started = browser.get("/s/login")
         assert started.status_code == 302, started.get_data(as_text=True)
         authorize_url = started.headers["Location"]
         oauth_token = dict(parse_qsl(urlsplit(authorize_url).query))["oauth_token"]
-        temporary = rig.state.get_temporary(oauth_token)
-        assert temporary is not None
-        request_secret = str(temporary["oauth_token_secret"])
-        _check_records(caplog.records, [HMAC_CLIENT_SECRET, request_secret], stats, "the login")
+        request_secret = rig.provider.token_secret(oauth_token)
+        assert request_secret is not None
+        consumer_secret = rig.provider.client_secret
+        _check_records(caplog.records, [consumer_secret, request_secret], stats, "the login")
         # The consent step is the test playing the user; its own HTTP client's logs are not the library's.
         consent = rig.consent.get(authorize_url + "&user=alice")
         assert consent.status_code == 302, consent.text
         verifier = dict(parse_qsl(urlsplit(consent.headers["Location"]).query))["oauth_verifier"]
         cookie = _get_session_cookie(browser)
         assert cookie is not None
-        secrets = [HMAC_CLIENT_SECRET, request_secret, verifier]
+        secrets = [consumer_secret, request_secret, verifier]
 
         caplog.clear()
         caller = rig.app.test_client()
@@ -311,7 +291,7 @@ def test_fuzzed_callbacks_never_500_and_never_leak(rig: Rig, caplog: pytest.LogC
         if case.twice:
             answers.append(caller.get(case.view, query_string=query))
 
-        secrets += rig.access_secrets  # every access-token secret issued so far
+        secrets += rig.access_secrets()  # every access-token secret issued so far
         for answer in answers:
             stats["callbacks"] += 1
             stats[f"status_{answer.status_code}"] += 1

@@ -42,13 +42,13 @@ from flask_oauth1_async import (
 )
 from tests.support.faults import Fault, FaultServer, SeenRequest
 from tests.support.redis_server import free_port
+from tests.support.views import PREFIX, VIEW_KINDS
 
 CONSUMER_SECRET = "consumer-secret-F4ULT"
 ACCESS_SECRET = "access-secret-F4ULT"
 TIMEOUT = 0.5
 
 ENDPOINTS = ("request_token", "access_token", "resource")
-KINDS = ("sync", "async")
 FAULTS = (
     "refuse",
     "hang",
@@ -178,29 +178,29 @@ def _build_app(urls: dict[str, str]) -> tuple[Flask, OAuth, list[BaseException]]
         caught.append(exc)
         return jsonify(error=type(exc).__name__), 418
 
-    @app.route("/login")
-    def login() -> Any:
-        return oauth.demo.authorize_redirect("http://localhost/callback")
+    @app.route("/s/login")
+    def s_login() -> Any:
+        return oauth.demo.authorize_redirect("http://localhost/s/callback")
 
-    @app.route("/alogin")
-    async def alogin() -> Any:
-        return await oauth.demo.authorize_redirect("http://localhost/acallback")
+    @app.route("/a/login")
+    async def a_login() -> Any:
+        return await oauth.demo.authorize_redirect("http://localhost/a/callback")
 
-    @app.route("/callback")
-    def callback() -> Any:
+    @app.route("/s/callback")
+    def s_callback() -> Any:
         return jsonify(screen_name=oauth.demo.authorize_access_token()["screen_name"])
 
-    @app.route("/acallback")
-    async def acallback() -> Any:
+    @app.route("/a/callback")
+    async def a_callback() -> Any:
         token = await oauth.demo.authorize_access_token()
         return jsonify(screen_name=token["screen_name"])
 
-    @app.route("/res")
-    def res() -> Any:
+    @app.route("/s/res")
+    def s_res() -> Any:
         return _describe(oauth.demo.get("thing", token=token, follow_redirects=bool(request.args.get("follow"))))
 
-    @app.route("/ares")
-    async def ares() -> Any:
+    @app.route("/a/res")
+    async def a_res() -> Any:
         resp = await oauth.demo.get("thing", token=token, follow_redirects=bool(request.args.get("follow")))
         return _describe(resp)
 
@@ -237,15 +237,16 @@ def rig_factory() -> Iterator[Any]:
 
 
 def _login(client: Any, kind: str) -> Any:
-    return client.get("/login" if kind == "sync" else "/alogin")
+    return client.get(PREFIX[kind] + "/login")
 
 
 def _full_login(client: Any, kind: str) -> Any:
     started = _login(client, kind)
     assert started.status_code == 302, started.get_data(as_text=True)
     oauth_token = dict(parse_qsl(urlsplit(started.headers["Location"]).query))["oauth_token"]
-    path = "/callback" if kind == "sync" else "/acallback"
-    return client.get(path, query_string={"oauth_token": oauth_token, "oauth_verifier": "verifier-F4ULT"})
+    return client.get(
+        PREFIX[kind] + "/callback", query_string={"oauth_token": oauth_token, "oauth_verifier": "verifier-F4ULT"}
+    )
 
 
 def _operate(rig: Rig, client: Any, endpoint: str, kind: str, **query: str) -> Any:
@@ -253,7 +254,7 @@ def _operate(rig: Rig, client: Any, endpoint: str, kind: str, **query: str) -> A
         return _login(client, kind)
     if endpoint == "access_token":
         return _full_login(client, kind)
-    return client.get("/res" if kind == "sync" else "/ares", query_string=query)
+    return client.get(PREFIX[kind] + "/res", query_string=query)
 
 
 def _assert_secret_free(exc: BaseException) -> None:
@@ -265,7 +266,7 @@ def _assert_secret_free(exc: BaseException) -> None:
         assert len(text) < 1000, len(text)
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", VIEW_KINDS)
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
 @pytest.mark.parametrize("fault", FAULTS)
 def test_fault_gives_typed_outcome_and_pool_recovers(fault: str, endpoint: str, kind: str, rig_factory: Any) -> None:
@@ -278,8 +279,9 @@ def test_fault_gives_typed_outcome_and_pool_recovers(fault: str, endpoint: str, 
         started = _login(client, kind)
         assert started.status_code == 302, started.get_data(as_text=True)
         oauth_token = dict(parse_qsl(urlsplit(started.headers["Location"]).query))["oauth_token"]
-        path = "/callback" if kind == "sync" else "/acallback"
-        answer = client.get(path, query_string={"oauth_token": oauth_token, "oauth_verifier": "verifier-F4ULT"})
+        answer = client.get(
+            PREFIX[kind] + "/callback", query_string={"oauth_token": oauth_token, "oauth_verifier": "verifier-F4ULT"}
+        )
     else:
         answer = _operate(rig, client, endpoint, kind)
 
@@ -338,7 +340,7 @@ def test_fault_gives_typed_outcome_and_pool_recovers(fault: str, endpoint: str, 
     assert opened <= 1, f"{opened} new connections for 3 calls after {fault}: the pool was not reused"
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", VIEW_KINDS)
 def test_resource_redirect_to_another_host_drops_the_signature(kind: str, rig_factory: Any) -> None:
     """With follow_redirects=True a resource call may land elsewhere, but never carries our Authorization there."""
     rig: Rig = rig_factory("redirect_host", "resource")
@@ -353,7 +355,7 @@ def test_resource_redirect_to_another_host_drops_the_signature(kind: str, rig_fa
     assert first[0].headers["authorization"].startswith("OAuth ")
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", VIEW_KINDS)
 @pytest.mark.parametrize("endpoint", ["request_token", "access_token"])
 def test_rate_limited_token_endpoint_error_carries_retry_after(endpoint: str, kind: str, rig_factory: Any) -> None:
     """Issue 10: a 429 from a token endpoint is a typed error carrying ``Retry-After`` (FAILS on today's code).

@@ -11,36 +11,22 @@ worker processes.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 
 import httpx
 import pytest
 
+from flask_oauth1_async.testing import FakeProvider
+from tests.reliability.apps import provider_env
+from tests.support.fake import register_settings
 from tests.support.gunicorn_server import GunicornServer
-from tests.support.provider import ProviderState, create_provider
-from tests.support.servers import ServerThread
 
 APP = "tests.reliability.apps:create_preloaded_resource_app()"
 
 
-@pytest.fixture(scope="module")
-def provider_server() -> Iterator[tuple[ServerThread, ProviderState]]:
-    app, state = create_provider()
-    with ServerThread(app, name="fork-provider") as server:
-        yield server, state
-
-
 @pytest.mark.parametrize("worker_class", ["sync", "gthread"])
-def test_preloaded_app_calls_from_every_forked_worker(
-    worker_class: str, provider_server: tuple[ServerThread, ProviderState]
-) -> None:
-    server, state = provider_server
-    token = state.issue_access_token("forky")
-    env = {
-        "RELIAB_PROVIDER_URL": server.url,
-        "RELIAB_TOKEN": token.oauth_token,
-        "RELIAB_TOKEN_SECRET": token.oauth_token_secret,
-    }
+def test_preloaded_app_calls_from_every_forked_worker(worker_class: str, provider: FakeProvider) -> None:
+    provider.add_user("forky")
+    env = provider_env(register_settings(provider), provider.issue_token("forky"))
     with GunicornServer(APP, worker_class=worker_class, preload=True, env=env) as app:
         answers: list[tuple[str, int, dict[str, object]]] = []
         lock = threading.Lock()
@@ -52,17 +38,17 @@ def test_preloaded_app_calls_from_every_forked_worker(
                 answers.append((path, response.status_code, response.json() if response.status_code == 200 else {}))
 
         for _ in range(10):  # bounded: until both workers answered both views
-            threads = [threading.Thread(target=call, args=(p,)) for p in ("/me", "/ame", "/me", "/ame")]
+            threads = [threading.Thread(target=call, args=(p,)) for p in ("/s/me", "/a/me", "/s/me", "/a/me")]
             for t in threads:
                 t.start()
             for t in threads:
                 t.join(20)
             pids = {(path, body.get("pid")) for path, _, body in answers}
-            if all(len({pid for p, pid in pids if p == path}) == 2 for path in ("/me", "/ame")):
+            if all(len({pid for p, pid in pids if p == path}) == 2 for path in ("/s/me", "/a/me")):
                 break
         assert all(status == 200 for _, status, _ in answers), answers
         assert all(body["user"] == "forky" for _, _, body in answers), answers
         workers = set(app.worker_pids)
         assert len(workers) == 2
-        for path in ("/me", "/ame"):
+        for path in ("/s/me", "/a/me"):
             assert {body["pid"] for p, _, body in answers if p == path} == workers, (path, answers)

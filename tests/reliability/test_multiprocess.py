@@ -40,10 +40,11 @@ from urllib.parse import parse_qsl, urlsplit
 import httpx
 import pytest
 
+from flask_oauth1_async.testing import FakeProvider
+from tests.reliability.apps import provider_env
+from tests.support.fake import register_settings
 from tests.support.gunicorn_server import GunicornServer
-from tests.support.provider import ProviderState, create_provider
 from tests.support.redis_server import RedisServer
-from tests.support.servers import ServerThread
 
 APP = "tests.reliability.apps:create_shared_cache_app()"
 ROUNDS = 20
@@ -54,32 +55,19 @@ CACHES = ("flask-caching", "redis", "redis-cache", "redis-cache-async")
 class Pair:
     a: GunicornServer
     b: GunicornServer
-    state: ProviderState
-    provider_url: str
-
-
-@pytest.fixture(scope="module")
-def provider_server() -> Iterator[tuple[ServerThread, ProviderState]]:
-    app, state = create_provider()
-    with ServerThread(app, name="mp-provider") as server:
-        yield server, state
+    provider: FakeProvider
 
 
 @pytest.fixture(params=CACHES)
-def pair(
-    request: pytest.FixtureRequest,
-    redis_server: RedisServer,
-    provider_server: tuple[ServerThread, ProviderState],
-) -> Iterator[Pair]:
-    server, state = provider_server
+def pair(request: pytest.FixtureRequest, redis_server: RedisServer, provider: FakeProvider) -> Iterator[Pair]:
     env = {
-        "RELIAB_PROVIDER_URL": server.url,
+        **provider_env(register_settings(provider)),
         "RELIAB_REDIS_URL": redis_server.url,
         "RELIAB_CACHE": request.param,
     }
     with GunicornServer(APP, workers=1, env=env) as a, GunicornServer(APP, workers=1, env=env) as b:
-        state.reset_counters()
-        yield Pair(a, b, state, server.url)
+        provider.reset()
+        yield Pair(a, b, provider)
 
 
 def _session_cookie(response: httpx.Response) -> str:
@@ -90,13 +78,13 @@ def _session_cookie(response: httpx.Response) -> str:
 
 def _start(pair: Pair, http: httpx.Client) -> tuple[str, str]:
     """Log in on A and consent at the provider; return (callback path with query, session cookie)."""
-    login = http.get(pair.a.url + "/login")
+    login = http.get(pair.a.url + "/s/login")
     assert login.status_code == 302, login.text
     cookie = _session_cookie(login)
     consent = http.get(login.headers["Location"] + "&user=alice")
     assert consent.status_code == 302, consent.text
     callback = urlsplit(consent.headers["Location"])
-    assert callback.path == "/callback"
+    assert callback.path == "/s/callback"
     assert "oauth_verifier" in dict(parse_qsl(callback.query))
     return f"{callback.path}?{callback.query}", cookie
 
@@ -117,7 +105,7 @@ def test_login_started_on_one_process_completes_on_the_other(pair: Pair) -> None
         done = http.get(pair.b.url + callback, headers={"Cookie": cookie})
     assert done.status_code == 200, done.text
     assert done.json() == {"screen_name": "alice", "pid": pid_b}
-    assert pair.state.hits["/access_token"] == 1
+    assert len(pair.provider.received("access_token")) == 1
 
 
 def test_same_callback_on_both_processes_at_once_reaches_the_provider_once(pair: Pair) -> None:
@@ -132,7 +120,7 @@ def test_same_callback_on_both_processes_at_once_reaches_the_provider_once(pair:
             callback, cookie = _start(pair, http)
             to_a.get(pair.a.url + "/")  # warm connections: the two callbacks leave together
             to_b.get(pair.b.url + "/")
-            before = pair.state.hits["/access_token"]
+            before = len(pair.provider.received("access_token"))
             barrier = threading.Barrier(2, timeout=10)
             statuses: dict[str, int] = {}
             threads = [
@@ -144,7 +132,7 @@ def test_same_callback_on_both_processes_at_once_reaches_the_provider_once(pair:
             for t in threads:
                 t.join(30)
             assert len(statuses) == 2, statuses
-            hits_per_round.append(pair.state.hits["/access_token"] - before)
+            hits_per_round.append(len(pair.provider.received("access_token")) - before)
             outcomes["+".join(str(s) for s in sorted(statuses.values()))] += 1
     print(f"\ndouble callbacks: outcomes {dict(outcomes)}; access-token requests per round {hits_per_round}")
     statuses_seen = {status for key in outcomes for status in key.split("+")}

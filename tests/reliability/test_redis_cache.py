@@ -19,10 +19,11 @@ import redis.asyncio
 
 from flask_oauth1_async._drivers import call_async, call_sync
 from flask_oauth1_async.redis_cache import RedisCache
-from tests.conftest import ClientAppFactory, Provider
+from flask_oauth1_async.testing import FakeProvider
+from tests.conftest import ClientAppFactory
 from tests.support.browser import Browser
 from tests.support.redis_server import RedisServer
-from tests.support.views import PREFIX, dance_routes
+from tests.support.views import PREFIX, VIEW_KINDS, dance_routes
 
 KINDS = ("sync-client", "async-client")
 
@@ -97,10 +98,10 @@ def test_pop_races_have_one_winner(kind: str, redis_server: RedisServer) -> None
         assert sorted(got, key=repr) == [None, None, None, b"secret"], got
 
 
-@pytest.mark.parametrize("mode", ["sync", "async"])
+@pytest.mark.parametrize("mode", VIEW_KINDS)
 @pytest.mark.parametrize("kind", KINDS)
 def test_login_through_the_redis_cache(
-    kind: str, mode: str, redis_server: RedisServer, provider: Provider, client_app: ClientAppFactory
+    kind: str, mode: str, redis_server: RedisServer, provider: FakeProvider, client_app: ClientAppFactory
 ) -> None:
     cache = _cache(redis_server, kind, f"login-{kind}-{mode}:")
     ca = client_app(provider, dance_routes, oauth_kwargs={"cache": cache})

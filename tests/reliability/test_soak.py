@@ -30,8 +30,10 @@ import pytest
 from flask import Flask, jsonify, session, url_for
 
 from flask_oauth1_async import OAuth
-from tests.conftest import ClientAppFactory, Provider
+from flask_oauth1_async.testing import FakeProvider
+from tests.conftest import ClientAppFactory
 from tests.support.browser import Browser
+from tests.support.views import PREFIX
 
 USERS = int(os.environ.get("SOAK_USERS", "10"))
 CALLS = int(os.environ.get("SOAK_CALLS", "10"))
@@ -52,56 +54,62 @@ def _fetch_token(name: str) -> dict[str, str] | None:
 
 
 def _routes(app: Flask, oauth: OAuth) -> None:
-    @app.route("/login")
-    def login() -> Any:
-        return oauth.demo.authorize_redirect(url_for("callback", _external=True))
+    @app.route("/s/login")
+    def s_login() -> Any:
+        return oauth.demo.authorize_redirect(url_for("s_callback", _external=True))
 
-    @app.route("/alogin")
-    async def alogin() -> Any:
-        return await oauth.demo.authorize_redirect(url_for("acallback", _external=True))
+    @app.route("/a/login")
+    async def a_login() -> Any:
+        return await oauth.demo.authorize_redirect(url_for("a_callback", _external=True))
 
-    @app.route("/callback")
-    def callback() -> Any:
+    @app.route("/s/callback")
+    def s_callback() -> Any:
         token = oauth.demo.authorize_access_token()
         session["tok"] = {"oauth_token": token["oauth_token"], "oauth_token_secret": token["oauth_token_secret"]}
         return jsonify(screen_name=token["screen_name"])
 
-    @app.route("/acallback")
-    async def acallback() -> Any:
+    @app.route("/a/callback")
+    async def a_callback() -> Any:
         token = await oauth.demo.authorize_access_token()
         session["tok"] = {"oauth_token": token["oauth_token"], "oauth_token_secret": token["oauth_token_secret"]}
         return jsonify(screen_name=token["screen_name"])
 
-    @app.route("/me")
-    def me() -> Any:
+    @app.route("/s/me")
+    def s_me() -> Any:
         return jsonify(user=oauth.demo.get("me").json()["user"])
 
-    @app.route("/ame")
-    async def ame() -> Any:
+    @app.route("/a/me")
+    async def a_me() -> Any:
         resp = await oauth.demo.get("me")
         return jsonify(user=resp.json()["user"])
 
 
 @pytest.mark.soak
-def test_soak_users_never_see_each_other(provider: Provider, client_app: ClientAppFactory) -> None:
+def test_soak_users_never_see_each_other(provider: FakeProvider, client_app: ClientAppFactory) -> None:
     ca = client_app(provider, _routes, oauth_kwargs={"fetch_token": _fetch_token})
     tally: Counter[str] = Counter()
     problems: list[str] = []
     lock = threading.Lock()
 
+    def name_of(number: int) -> str:
+        return f"user{number}" if number >= 0 else "warmup"
+
+    for number in (-2, *range(USERS)):
+        provider.add_user(name_of(number))
+
     def user(number: int) -> None:
-        name = f"user{number}"
-        sync = number % 2 == 0
+        name = name_of(number)
+        prefix = PREFIX["sync" if number % 2 == 0 else "async"]
         try:
             with Browser() as browser:
-                login = browser.login_via(ca.url + ("/login" if sync else "/alogin"), user=name)
+                login = browser.login_via(ca.url + prefix + "/login", user=name)
                 if login.response.status_code != 200 or login.response.json() != {"screen_name": name}:
                     with lock:
                         tally["errors"] += 1
                         problems.append(f"{name} login: {login.response.status_code} {login.response.text[:100]}")
                     return
                 for _ in range(CALLS):
-                    answer = browser.get(ca.url + ("/me" if sync else "/ame"))
+                    answer = browser.get(ca.url + prefix + "/me")
                     with lock:
                         tally["calls"] += 1
                         if answer.status_code != 200:
@@ -130,7 +138,7 @@ def test_soak_users_never_see_each_other(provider: Provider, client_app: ClientA
     print(
         f"\nsoak: users={USERS} calls/user={CALLS} finished_users={tally['users']} calls={tally['calls']} "
         f"leaks={tally['leaks']} errors={tally['errors']} rss_growth={growth_mb:.1f} MB "
-        f"provider_connections={provider.server.connections}"
+        f"provider_connections={provider.connections}"
     )
     assert problems == []
     assert tally["leaks"] == 0

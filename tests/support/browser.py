@@ -5,7 +5,7 @@ simulated user). It never follows redirects on its own: :meth:`Browser.follow`
 does it hop by hop and records every URL, which lets tests look at (and
 replay) the provider's redirect to the client app's callback.
 
-Typical use with the test provider (:mod:`tests.support.provider`)::
+Typical use with the fake provider (``provider`` of ``tests/conftest.py``)::
 
     with Browser() as alice:
         result = alice.login_via(client.url + "/login", user="alice")
@@ -24,7 +24,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
 
-__all__ = ["Browser", "BrowserError", "FollowResult", "LoginResult"]
+__all__ = ["Browser", "BrowserError", "FollowResult", "LoginResult", "approve", "start_login"]
 
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
@@ -215,3 +215,19 @@ class Browser:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def start_login(browser: Browser, url: str) -> str:
+    """GET a client app's login *url*; return the provider's authorize URL it redirects to (not followed)."""
+    response = browser.get(url)
+    assert response.status_code == 302, response.text
+    location = str(response.headers["Location"])
+    assert urlsplit(location).path.endswith("/authorize"), location
+    return location
+
+
+def approve(browser: Browser, authorize_url: str, user: str = "alice") -> str:
+    """Consent at the provider as *user*; return the callback URL it redirects to (not followed)."""
+    response = browser.get(_add_query(authorize_url, {"user": user}))
+    assert response.status_code == 302, response.text
+    return str(response.headers["Location"])

@@ -3,7 +3,8 @@
 Conventions:
 
 * a test's ``def`` views live under ``/s`` and its ``async def`` views under
-  ``/a`` (:data:`PREFIX`), so one test body drives both kinds;
+  ``/a`` (:data:`PREFIX`), so one test body, parametrized over
+  :data:`VIEW_KINDS`, drives both kinds;
 * a resource call's access token can travel in the ``X-Token`` / ``X-Secret``
   headers of the request to the client app: :func:`token_headers` builds them
   on the test side, :func:`token_from_headers` is a ``fetch_token`` that reads
@@ -26,6 +27,9 @@ from flask_oauth1_async import OAuth
 from flask_oauth1_async._pools import ClientPool
 from flask_oauth1_async.registry import EXTENSION_KEY
 
+#: The two kinds of view a test runs its body in: ``def`` and ``async def``.
+VIEW_KINDS = ("sync", "async")
+#: Where each kind of view lives in a test's client app.
 PREFIX = {"sync": "/s", "async": "/a"}
 
 
@@ -52,14 +56,34 @@ def catch_oauth_errors(app: Flask) -> list[BaseException]:
     return caught
 
 
-def dance_routes(app: Flask, oauth: OAuth) -> None:
+def dance_routes(app: Flask, oauth: OAuth, *, me: bool = False, catch_errors: bool = True) -> None:
     """``/s/login`` + ``/s/callback`` (``def``) and ``/a/login`` + ``/a/callback`` (``async def``).
 
-    The callback answers the token, ``oauth.demo.token`` before the exchange,
-    and whether the property is the returned token afterwards. Errors are
-    answered by :func:`catch_oauth_errors`.
+    The login view redirects to the provider with the callback's absolute URL.
+    The callback answers the token (``token``; ``token_class``,
+    ``token_repr`` and ``token_str`` show how it prints), ``before`` (what
+    ``oauth.demo.token`` was before the exchange) and ``current_is_result``
+    (whether the property is the returned token afterwards). With *me*, it
+    then calls ``oauth.demo.get("me")`` without ``token=`` (so the token just
+    obtained must be used) and adds ``me_status`` and ``me`` (the JSON).
+    Errors are answered by :func:`catch_oauth_errors`, unless *catch_errors*
+    is false (the app's own or the default handlers then answer).
     """
-    catch_oauth_errors(app)
+    if catch_errors:
+        catch_oauth_errors(app)
+
+    def answer(token: Any, before: Any, current_is_result: bool, called: Any) -> Response:
+        body = {
+            "token": dict(token),
+            "token_class": type(token).__name__,
+            "token_repr": repr(token),
+            "token_str": str(token),
+            "before": before,
+            "current_is_result": current_is_result,
+        }
+        if called is not None:
+            body.update(me_status=called.status_code, me=called.json())
+        return jsonify(body)
 
     @app.route("/s/login")
     def s_login() -> Any:
@@ -69,7 +93,8 @@ def dance_routes(app: Flask, oauth: OAuth) -> None:
     def s_callback() -> Response:
         before = oauth.demo.token
         token = oauth.demo.authorize_access_token()
-        return jsonify(token=dict(token), before=before, current_is_result=oauth.demo.token is token)
+        current = oauth.demo.token is token
+        return answer(token, before, current, oauth.demo.get("me") if me else None)
 
     @app.route("/a/login")
     async def a_login() -> Any:
@@ -79,7 +104,8 @@ def dance_routes(app: Flask, oauth: OAuth) -> None:
     async def a_callback() -> Response:
         before = oauth.demo.token
         token = await oauth.demo.authorize_access_token()
-        return jsonify(token=dict(token), before=before, current_is_result=oauth.demo.token is token)
+        current = oauth.demo.token is token
+        return answer(token, before, current, await oauth.demo.get("me") if me else None)
 
 
 def remote_state(app: Flask, name: str = "demo") -> ClientPool:

@@ -26,10 +26,10 @@ def _remote(oauth, provider_url, consumer_key, consumer_secret, http_options):
         consumer_key=consumer_key,
         consumer_secret=consumer_secret,
         base_url=provider_url + "/api/1.0/",
-        request_token_url=provider_url + "/request_token",
-        access_token_url=provider_url + "/access_token",
+        request_token_url=provider_url + "/oauth/request_token",
+        access_token_url=provider_url + "/oauth/access_token",
         access_token_method="POST",
-        authorize_url=provider_url + "/authorize",
+        authorize_url=provider_url + "/oauth/authorize",
         client_kwargs=http_options,
     )
 

@@ -12,6 +12,10 @@ from markupsafe import escape
 
 from flask_oauth1_async.compat.flask_oauthlib import OAuth
 
+# The app's credentials at the provider (a real app reads them from its config).
+CONSUMER_KEY = "twitterexampleconsumer1"
+CONSUMER_SECRET = "twitter example consumer secret"
+
 
 def _page(profile):
     notes = "".join(f"<li class='flash'>{escape(text)}</li>" for text in get_flashed_messages())
@@ -39,13 +43,13 @@ def create_app(provider_url):
     oauth = OAuth(app)
     twitter = oauth.remote_app(
         "twitter",
-        consumer_key="client-hmac",
-        consumer_secret="secret-hmac",
+        consumer_key=CONSUMER_KEY,
+        consumer_secret=CONSUMER_SECRET,
         base_url=provider_url + "/api/",
-        request_token_url=provider_url + "/request_token",
+        request_token_url=provider_url + "/oauth/request_token",
         request_token_method="POST",
-        access_token_url=provider_url + "/access_token",
-        authorize_url=provider_url + "/authorize",
+        access_token_url=provider_url + "/oauth/access_token",
+        authorize_url=provider_url + "/oauth/authorize",
     )
 
     @twitter.tokengetter
