@@ -169,6 +169,14 @@ SETUPS: list[Setup] = [
         note="pyuwsgi 2.0.26 (Debian 12's uWSGI): Python threads off; an awaited call at import time in the master",
     ),
     Setup(
+        "uwsgi-2.0.26-enable-threads",
+        _uwsgi("--enable-threads"),
+        env={"SERVERS_IMPORT_CALLS": "1"},
+        pythonpath=(UWSGI_LEGACY_PATH,),
+        banner="*** Starting uWSGI 2.0.26 ",
+        note="the same with --enable-threads, what docs/deploying.rst recommends before uWSGI 2.0.27",
+    ),
+    Setup(
         "waitress",
         lambda port: [PY, "-m", "waitress", f"--listen=127.0.0.1:{port}", "--threads=4", "tests.servers.app:app"],
         workers=1,

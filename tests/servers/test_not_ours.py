@@ -45,3 +45,16 @@ def test_uvicorn_wsgitoasgi_keepalive_500s_without_the_library() -> None:
 def test_uvicorn_a2wsgi_keepalive_answers_every_request() -> None:
     statuses, log = _statuses("uvicorn-a2wsgi", keepalive=True)
     assert statuses == [200] * REQUESTS, log[-3000:]
+
+
+def test_uwsgi_reloads_on_sigterm_without_die_on_term() -> None:
+    """uWSGI 2.0 takes SIGTERM as "reload": the matrix (and docs/deploying.rst) use --die-on-term."""
+    setup = next(s for s in SETUPS if s.name == "uwsgi")
+    assert "--die-on-term" in setup.command(0)
+
+    def without(port: int) -> list[str]:
+        return [arg for arg in setup.command(port) if arg != "--die-on-term"]
+
+    with serve(Variant(dataclasses.replace(setup, command=without), "httpx")) as served:
+        served.server.terminate(timeout=5.0)  # whatever is left is killed
+        assert "reloading uWSGI" in served.server.log_text, served.server.log_tail()

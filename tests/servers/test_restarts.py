@@ -63,4 +63,4 @@ globals().update(
 
 
 def test_the_restart_checks_cover_the_import_time_setups() -> None:
-    assert {s.name for s in _WITH_IMPORT_CALLS} == {"gunicorn-preload", "uwsgi-2.0.26"}
+    assert {s.name for s in _WITH_IMPORT_CALLS} == {"gunicorn-preload", "uwsgi-2.0.26", "uwsgi-2.0.26-enable-threads"}
