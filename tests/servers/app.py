@@ -162,7 +162,7 @@ def _library_routes(app: Flask) -> None:
         asyncio.run(awaited())
 
     if RUNNER == "on":
-        # THE RUNNER SWITCH (see tests/servers/setups.py, RUNNER_VARIANTS): the lead's opt-in runner.
+        # The package's opt-in runner, for the runner variants (switched on in tests/servers/setups.py).
         from flask_oauth1_async.runner import AsyncRunner  # type: ignore[import-not-found,unused-ignore]
 
         AsyncRunner(app)

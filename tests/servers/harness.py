@@ -29,7 +29,7 @@ import httpx
 import pytest
 
 from flask_oauth1_async.testing import FakeProvider, ProviderCall
-from tests.servers.launch import ServerProcess, free_port
+from tests.servers.launch import BootError, ServerProcess, free_port
 from tests.servers.setups import FANOUT, Variant
 
 #: Seconds a request to a server under test may take before it counts as a hang.
@@ -139,7 +139,6 @@ def serve(variant: Variant) -> Iterator[Served]:
         ca_file = os.path.join(tmp, "provider-ca.pem")
         with open(ca_file, "w") as handle:
             handle.write(_ca_pem(fake))
-        port = free_port()
         env = {
             "SERVERS_PROVIDER": fake.url,
             "SERVERS_CA_FILE": ca_file,
@@ -148,8 +147,17 @@ def serve(variant: Variant) -> Iterator[Served]:
             "SERVERS_SECRET_KEY": SECRET_KEY,
             **variant.env,
         }
-        server = ServerProcess(variant.id, setup.command(port), port=port, env=env, pythonpath=setup.pythonpath)
-        with server.running(boot_timeout=60.0):
+        with contextlib.ExitStack() as stack:
+            for attempt in range(3):  # free_port() is a guess: a server of another test may take the port first
+                port = free_port()
+                server = ServerProcess(variant.id, setup.command(port), port=port, env=env, pythonpath=setup.pythonpath)
+                try:
+                    stack.enter_context(server.running(boot_timeout=60.0))
+                except BootError as exc:
+                    if exc.port_taken and attempt < 2:
+                        continue
+                    raise
+                break
             if setup.banner and setup.banner not in server.log_text:
                 raise RuntimeError(f"{variant.id}: {setup.banner!r} not in the server's log:\n{server.log_tail()}")
             yield Served(variant, fake, gate, server)

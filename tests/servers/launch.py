@@ -64,6 +64,11 @@ def group_members(pgid: int) -> list[int]:
 class BootError(RuntimeError):
     """The server did not answer its readiness request in time (the log is in the message)."""
 
+    def __init__(self, message: str, *, port_taken: bool = False) -> None:
+        super().__init__(message)
+        #: The port was in use (by another test's server): starting again on another port may work.
+        self.port_taken = port_taken
+
 
 @dataclass
 class StopResult:
@@ -159,13 +164,19 @@ class ServerProcess:
                 except httpx.TransportError as exc:
                     last_error = repr(exc)
                 else:
+                    pid = answer.headers.get("x-worker-pid")
+                    if pid is not None and int(pid) not in self.members():
+                        # Another server got this port first (free_port() is only a guess).
+                        last_error = f"the port is served by process {pid}, which is not ours"
+                        break
                     if answer.status_code == 200:
                         return self
                     last_error = f"{ready_path} answered {answer.status_code}"
                 time.sleep(0.2)
         log = self.log_tail()
         self.kill()
-        raise BootError(f"{self.name} did not become ready on {self.url} ({last_error}):\n{log}")
+        taken = "not ours" in last_error or "Address already in use" in log or "address already in use" in log
+        raise BootError(f"{self.name} did not become ready on {self.url} ({last_error}):\n{log}", port_taken=taken)
 
     def terminate(self, timeout: float = 15.0) -> StopResult:
         """SIGTERM the leader and wait until every process of the group exited.

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 
 from tests.servers.harness import REQUEST_TIMEOUT, serve, variant_classes
-from tests.servers.setups import SETUPS, Variant
+from tests.servers.setups import SETUPS, Variant, variants
 
 STARTS = 10
 #: Concurrent requests per start (both workers get some: a hung one keeps its request).
@@ -56,7 +56,7 @@ _WITH_IMPORT_CALLS = [s for s in SETUPS if s.env.get("SERVERS_IMPORT_CALLS") == 
 globals().update(
     variant_classes(
         RestartChecks,
-        [Variant(s, client) for s in _WITH_IMPORT_CALLS for client in ("library", "httpx")],
+        [v for v in variants("library") + variants("httpx") if v.setup in _WITH_IMPORT_CALLS],
         prefix="TestRestarts",
     )
 )
