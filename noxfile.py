@@ -29,6 +29,7 @@ nox.options.sessions = [
     "docs",
     "build",
     "e2e",
+    "servers",
 ]
 nox.options.reuse_existing_virtualenvs = True
 
@@ -301,6 +302,61 @@ def build(session: nox.Session) -> None:
         unpacked = _unpack(sorted(out.glob("*.tar.gz"))[0], str(Path(tmp) / "unpacked"))
         session.run("nox", "--list", "--noxfile", str(unpacked / "noxfile.py"), silent=True)
     session.log("the sdist's noxfile loads from the unpacked sdist")
+
+
+#: The servers of the matrix (tests/servers/setups.py), from PyPI. gunicorn 27 brings the
+#: ``-k asgi`` worker (and no eventlet worker any more: eventlet runs its own server there);
+#: pyuwsgi 2.0.27 and later run with Python threads on by default.
+SERVER_PACKAGES = [
+    "gunicorn[gevent]>=27",
+    "eventlet",
+    "pyuwsgi>=2.0.27",
+    "waitress",
+    "uvicorn",
+    "a2wsgi",
+    "hypercorn",
+    "granian",
+]
+#: uWSGI before 2.0.27 (Python threads off by default, as in Debian 12's uwsgi), installed apart
+#: with ``pip install --target`` and put in front of PYTHONPATH for that setup only.
+LEGACY_UWSGI = "pyuwsgi==2.0.26"
+#: pyuwsgi 2.0.26 has wheels up to Python 3.12 only (none for 3.13); granian, gevent and the
+#: current pyuwsgi have them for 3.10-3.13. The default Python (3.11) runs the matrix.
+SERVERS_PYTHON = DEFAULT_PYTHON
+#: pytest-xdist workers for the matrix: its tests mostly wait on servers, so one more than the cores.
+SERVERS_WORKERS = os.environ.get("NOX_SERVERS_WORKERS", "3")
+
+
+@nox.session(python=SERVERS_PYTHON)
+def servers(session: nox.Session) -> None:
+    """The server matrix: gunicorn, uWSGI, waitress, uvicorn, hypercorn, granian... on 127.0.0.1.
+
+    Each setup serves tests/servers/app.py; the checks log in, call, fan out,
+    mix view kinds and SIGTERM the server (tests/servers/). One test class per
+    setup, spread over pytest-xdist workers with ``--dist loadscope``.
+    ``-- -k uwsgi`` picks setups.
+    """
+    session.install("-e", ".[testing]", "pytest", "pytest-xdist", "cachelib", *SERVER_PACKAGES)
+    legacy = Path(session.virtualenv.location) / "uwsgi-legacy"
+    session.run(
+        "python", "-m", "pip", "install", "--quiet", "--no-deps", "--upgrade", "--target", str(legacy), LEGACY_UWSGI
+    )
+    session.run(
+        "pytest",
+        "tests/servers",
+        "-n",
+        SERVERS_WORKERS,
+        "--dist",
+        "loadscope",
+        "-p",
+        "no:cacheprovider",
+        *session.posargs,
+        env={
+            "PYTHONFAULTHANDLER": "1",
+            "FLASK_OAUTH1_ASYNC_SERVER_MATRIX": "1",
+            "SERVERS_UWSGI_LEGACY_PATH": str(legacy),
+        },
+    )
 
 
 @nox.session(python=DEFAULT_PYTHON)
