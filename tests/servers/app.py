@@ -189,7 +189,11 @@ def _httpx_routes(app: Flask) -> None:
         return {"view": "async", "pid": os.getpid(), "statuses": [a.status_code for a in answers]}
 
     if os.environ.get("SERVERS_IMPORT_CALLS") == "1":
-        client.get(PROVIDER + "/api/ping").raise_for_status()
+        # A client of its own: the shared one must not carry a pooled connection into the
+        # forked workers (two processes would then write on one TLS connection). Our package
+        # notices the new process itself; this baseline does what a careful app would.
+        with httpx.Client(verify=context, timeout=10) as import_client:
+            import_client.get(PROVIDER + "/api/ping").raise_for_status()
 
         async def awaited() -> None:
             async with httpx.AsyncClient(verify=context, timeout=10) as aclient:

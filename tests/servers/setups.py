@@ -22,7 +22,7 @@ __all__ = ["FANOUT", "RUNNER_VARIANTS", "SETUPS", "Setup", "Variant", "variants"
 #: THE RUNNER SWITCH. False until ``flask_oauth1_async.runner.AsyncRunner`` exists; then set it
 #: to True and every library variant also runs with ``AsyncRunner(app)`` (its ids end in
 #: ``-runner``). tests/servers/test_harness.py fails while the module exists and this is False.
-RUNNER_VARIANTS = False
+RUNNER_VARIANTS = True
 
 PY = sys.executable
 #: pyuwsgi 2.0.26 installed apart (``pip install --target DIR pyuwsgi==2.0.26``, done by
