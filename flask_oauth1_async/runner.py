@@ -19,7 +19,10 @@ millisecond each, and no async connection can outlive the request.
   thread).
 * **gevent and eventlet** (monkey-patched): one loop per process runs forever
   in a greenlet, as in Flask's own recipe for async views with gevent; a view
-  is scheduled there and its greenlet waits cooperatively.
+  is scheduled there and its greenlet waits cooperatively. The async views of
+  a process share that loop: one that blocks (even on a patched, cooperative
+  call such as ``time.sleep``) holds the others until it awaits; ``def`` views,
+  in greenlets of their own, keep answering.
 
 What a view sees is what it sees with Flask's runner: ``request``,
 ``session``, ``g``, ``current_app`` and context variables, in the view and in

@@ -219,6 +219,9 @@ def create_app() -> Flask:
     if GREEN and RUNNER == "off":
         _green_async_to_sync(app)
     if CLIENT == "library":
+        from tests.servers import semantics
+
+        semantics.install(app)
         _library_routes(app)
     else:
         _httpx_routes(app)
