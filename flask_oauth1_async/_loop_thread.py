@@ -173,6 +173,10 @@ class LoopThread:
                 started.closed.release()
                 return
             started.loop = loop
+            if started.dead:  # the caller stopped waiting before the loop was made: never run it
+                loop.close()
+                started.closed.release()
+                return
             home = started.home = register_home(loop, "forever")
             asyncio.set_event_loop(loop)
             loop.call_soon(ready.release)
@@ -196,7 +200,11 @@ class LoopThread:
 
         start_real_thread(run)
         if not ready.acquire(timeout=self._start_timeout):
-            started.dead = True
+            started.dead = True  # set before reading the loop; the thread sets the loop before reading this
+            late = started.loop
+            if late is not None:  # made meanwhile: stop it as soon as it runs
+                with contextlib.suppress(RuntimeError):
+                    late.call_soon_threadsafe(late.stop)
             raise TransportError(f"the background event loop did not start within {self._start_timeout:g} s")
         if started.dead:
             cause = started.failure

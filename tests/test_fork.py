@@ -19,6 +19,7 @@ import json
 import os
 import select
 import signal
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -203,3 +204,86 @@ def test_child_can_call_after_a_fork_taken_while_other_locks_were_held(
     report = _run_in_child(child, [lock], child_limit=2)
     assert report.get("error") is None, report
     assert report["user"] == "alice"
+
+
+_IMPORT_EVERYTHING = """
+import os, sys
+calls = []
+real = os.register_at_fork
+def recording(**kwargs):
+    calls.append(sys._getframe(1).f_globals.get("__name__", "?"))
+    return real(**kwargs)
+os.register_at_fork = recording
+import flask_oauth1_async, flask_oauth1_async.runner, flask_oauth1_async.redis_cache
+import flask_oauth1_async.compat.flask_oauthlib, flask_oauth1_async.testing
+from flask_oauth1_async import _loop_thread, _loops, _pools, _process, _backends
+print(sorted(name for name in calls if name.startswith("flask_oauth1_async")))
+"""
+
+
+def test_the_package_registers_no_at_fork_hook() -> None:
+    # uWSGI forks its workers without running Python's at-fork handlers (unless
+    # --py-call-osafterfork): the package must not need any, so it has none.
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", _IMPORT_EVERYTHING], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]", done.stdout
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork() is POSIX only")
+def test_many_forks_while_the_background_loop_is_busy(fork_app: tuple[Flask, OAuth], provider: FakeProvider) -> None:
+    """Fork 20 times while the parent's background loop is in the middle of calls and its locks are held.
+
+    The package registers no at-fork hook (test above), so nothing runs in
+    the child before its first call: what it must not reuse - the parent's
+    loop, its waiters and locks, the pools' clients - is left behind because
+    the child sees a new pid. Each child makes a blocking call and an awaited
+    call that hops to the background loop (Flask's own runner), and logs in.
+    The real uWSGI, which skips even Python's own at-fork handlers, is in the
+    server matrix (tests/servers: uwsgi-2.0.26, restarted again and again).
+    """
+    app, oauth = fork_app
+    alice = provider.issue_token("alice")
+    ame = f"/ame?t={alice['oauth_token']}&s={alice['oauth_token_secret']}"
+    client = app.test_client()
+    assert client.get(ame).json == {"user": "alice"}
+    stop = threading.Event()
+    busy_errors: list[BaseException] = []
+
+    def keep_the_loop_busy() -> None:  # the parent's awaited calls, hopping to the background loop
+        own = app.test_client()
+        while not stop.is_set():
+            try:
+                assert own.get(ame).json == {"user": "alice"}
+            except BaseException as exc:  # reported after the forks
+                busy_errors.append(exc)
+                return
+
+    workers = [threading.Thread(target=keep_the_loop_busy) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    try:
+
+        def child() -> dict[str, Any]:
+            with app.app_context():
+                sync_user = oauth.demo.get_sync("me", token=alice).json()["user"]
+            async_user = app.test_client().get(ame).json["user"]  # type: ignore[index]
+            return {"users": [sync_user, async_user, _login_in_process(app)]}
+
+        for _ in range(20):
+            state = loop_thread._state.get()
+            started = state.current
+            assert started is not None
+            held = [state.lock, started.waiters_lock, remote_state(app)._clients.get().lock]
+            report = _run_in_child(child, held, child_limit=15)
+            assert report == {"users": ["alice", "alice", "alice"]}, report
+    finally:
+        stop.set()
+        for worker in workers:
+            worker.join(30)
+    assert not busy_errors, busy_errors
+    assert not any(worker.is_alive() for worker in workers)
