@@ -19,6 +19,8 @@ reference, against Flask's own ``async_to_sync``. Every route exists as a
 ``/sem/ping/<kind>``       a view that answers at once
 ``/sem/ts/async``          two ``sync_to_async(thread_sensitive=True)`` calls; each waits
                            (at most 3 s) until another request's call is in flight too
+``/sem/where``             where an awaited call of this view keeps its client: the kind of
+                           the running loop's home, or the background loop
 ``/sem/stats``             the runner's loops in this process
 """
 
@@ -178,6 +180,13 @@ def install(app: Flask) -> None:
         first = await sync_to_async(_hold_thread_sensitive, thread_sensitive=True)()
         second = await sync_to_async(_hold_thread_sensitive, thread_sensitive=True)()
         return {"idents": [first, second], "max_in_flight": _ts_state["max"], "pid": os.getpid()}
+
+    @app.get("/sem/where")
+    async def sem_where() -> Any:
+        from flask_oauth1_async._loops import home_of_running_loop
+
+        home = await home_of_running_loop()
+        return {"home": home.kind if home is not None else "background loop (hop)", "pid": os.getpid()}
 
     @app.get("/sem/stats")
     def sem_stats() -> Any:

@@ -21,7 +21,9 @@ on both. The routes are in :mod:`tests.servers.semantics`.
   requests runs at the same time, each request on one thread of its own;
 * (runner only) sequential requests reuse one loop per worker and pooled
   connections: no loop and no connection per request, also on ``flask run``,
-  which starts a thread per request.
+  which starts a thread per request;
+* (asgiref's ``WsgiToAsgi``, runner off) async views run on the server's own
+  loop, and awaited calls keep their client there: no hop, pooled connections.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ CONCURRENT = {"gunicorn-gthread", "gunicorn-gevent", "eventlet", "flask-run", "w
 GREEN = {"gunicorn-gevent", "eventlet"}
 RUNNER_SETUPS = ["gunicorn-sync", "gunicorn-gthread", "gunicorn-gevent", "eventlet", "flask-run", "waitress", "uwsgi"]
 REFERENCE_SETUPS = ["gunicorn-gthread", "flask-run"]  # Flask's own async_to_sync
+ASGIREF_SETUPS = ["gunicorn-asgi", "uvicorn-asgiref"]  # asgiref's WsgiToAsgi, runner off
 
 EXPECTED = {
     "q": "hello",
@@ -106,6 +109,28 @@ class RunnerLoopChecks:
             answer = served.get(client, "/sem/stats").json()
             loops[answer["pid"]] = answer["loops"]
         return loops
+
+
+class AsgiLoopChecks:
+    """WsgiToAsgi runs async views on the server's own loop: awaited calls keep their client there, no hop."""
+
+    variant: Variant
+
+    def test_awaited_calls_use_a_client_on_the_servers_loop(self, served: Served, client: httpx.Client) -> None:
+        where = served.get(client, "/sem/where").json()
+        assert where["home"] == "adopted", served.explain(what=f"the awaited call's client lives on: {where}")
+        warm: set[int] = set()
+        for _ in range(3 * self.variant.setup.workers):
+            warm.add(int(served.get(client, "/call/async").headers["x-worker-pid"]))
+        before = served.fake.connections
+        cold: set[int] = set()
+        for _ in range(20):
+            pid = int(served.get(client, "/call/async").headers["x-worker-pid"])
+            if pid not in warm:
+                cold.add(pid)
+                warm.add(pid)
+        opened = served.fake.connections - before
+        assert opened <= len(cold), served.explain(what=f"20 async-view calls opened {opened} connections")
 
 
 class SemanticsChecks:
@@ -190,6 +215,9 @@ def _classes() -> dict[str, type]:
     found: dict[str, type] = {}
     chosen = [Variant(_BY_NAME[n], runner="on") for n in RUNNER_SETUPS]
     chosen += [Variant(_BY_NAME[n], runner="off") for n in REFERENCE_SETUPS]
+    found.update(
+        variant_classes(AsgiLoopChecks, [Variant(_BY_NAME[n]) for n in ASGIREF_SETUPS], prefix="TestServerLoop")
+    )
     for variant in chosen:
         bases: tuple[type, ...] = (SemanticsChecks,)
         if variant.setup.name in CONCURRENT:
