@@ -22,6 +22,7 @@ from packaging.version import Version
 nox.options.sessions = [
     "tests",
     "tests_aiohttp",
+    "tests_runner",
     "tests_lowest",
     "tests_httpx2",
     "lint",
@@ -157,6 +158,17 @@ def tests_aiohttp(session: nox.Session) -> None:
     session.install("-e", ".[aiohttp]", *_group("tests"))
     env = {"PYTHONFAULTHANDLER": "1", "FLASK_OAUTH1_ASYNC_TEST_ASYNC_BACKEND": "aiohttp"}
     session.run("pytest", "-n", PYTEST_WORKERS, "-p", "no:cacheprovider", *session.posargs, env=env)
+
+
+@nox.session(python=DEFAULT_PYTHON)
+def tests_runner(session: nox.Session) -> None:
+    """Run the suite with every app's async views on the opt-in runner (``AsyncRunner``).
+
+    ``FLASK_OAUTH1_ASYNC_TEST_RUNNER=1`` makes tests/conftest.py run
+    ``Flask.async_to_sync`` through one :class:`flask_oauth1_async.runner.AsyncRunner`.
+    """
+    session.install("-e", ".", *_group("tests"))
+    _pytest(session, env={"FLASK_OAUTH1_ASYNC_TEST_RUNNER": "1"})
 
 
 @nox.session(python=DEFAULT_PYTHON)

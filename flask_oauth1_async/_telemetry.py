@@ -28,6 +28,7 @@ Whether the API is importable is decided once, at import: without it,
 
 from __future__ import annotations
 
+import importlib.metadata
 from contextvars import Token
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -70,9 +71,13 @@ def _get_tracer() -> _trace.Tracer:
     # set later, so caching it here is safe.
     global _tracer
     if _tracer is None:
-        from . import __version__
-
-        _tracer = _trace.get_tracer(TRACER_NAME, __version__)
+        # The installed distribution's version (the package's __version__), read without
+        # importing the package from one of its own modules.
+        try:
+            version = importlib.metadata.version("flask_oauth1_async")
+        except importlib.metadata.PackageNotFoundError:  # run from a source tree that is not installed
+            version = None
+        _tracer = _trace.get_tracer(TRACER_NAME, version)
     return _tracer
 
 

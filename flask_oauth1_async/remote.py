@@ -4,6 +4,12 @@ It reads :data:`flask.request`, :data:`flask.session` and :data:`flask.g`,
 turns them into the plain inputs of the protocol steps (:mod:`.flows`),
 drives the steps with the sync or async driver, and builds the redirect
 response. Each call exists in a dual, a ``_sync`` and an ``_async`` form.
+
+The verbs (``get``... in their three forms) are written out one by one: a
+method made by a factory would reach ``help()``, Sphinx and editors as an
+attribute rather than a method with its own parameters and docstring, and
+its exact types for ``mypy --strict`` would have to be declared again by
+hand anyway.
 """
 
 from __future__ import annotations

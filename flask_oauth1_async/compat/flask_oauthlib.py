@@ -16,7 +16,9 @@ errors onto it. Every call that talks to the provider also has ``_sync`` and
 ``_async`` forms, so views can move to ``async def`` one at a time.
 
 The parameters, the behaviour changes and what is not supported are listed
-once, in the migration guide (``docs/migrating-flask-oauthlib.rst``).
+once, in the migration guide (``docs/migrating-flask-oauthlib.rst``). The
+verbs are written out one by one, for the reason given in
+:mod:`flask_oauth1_async.remote`.
 """
 
 from __future__ import annotations

@@ -14,17 +14,14 @@ import json
 import time
 from collections.abc import Callable
 from html import escape
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from flask import Flask, Response, request
 
-from ._controls import FORM, Answer, Decision, ProviderCall, Route
+from ._controls import FORM, Answer, Decision, ProviderCall, Route, Script
 from ._server import CONNECTION_KEY
-from ._validator import TIMESTAMP_LIFETIME, make_validator
-
-if TYPE_CHECKING:
-    from .provider import FakeProvider
+from ._validator import TIMESTAMP_LIFETIME, Storage, make_validator
 
 __all__ = ["add_query", "build_app", "consent_page"]
 
@@ -136,7 +133,21 @@ def _route_answer(route: Route, call: ProviderCall) -> tuple[Any, int]:
     return payload, status
 
 
-def build_app(fake: FakeProvider) -> Flask:
+class Served(Protocol):
+    """What the app needs of the :class:`~flask_oauth1_async.testing.FakeProvider` that serves it."""
+
+    tls: bool
+    realms: tuple[str, ...]
+    default_user: str
+    users: dict[str, dict[str, Any]]
+    _storage: Storage
+    _script: Script
+
+    def user_of(self, token: str) -> str | None:
+        """The test user an access token belongs to."""
+
+
+def build_app(fake: Served) -> Flask:
     """The provider's WSGI app, reading *fake*'s users, storage and script."""
     from oauthlib.oauth1 import (
         AccessTokenEndpoint,
