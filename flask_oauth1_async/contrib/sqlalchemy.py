@@ -25,8 +25,16 @@ from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 from asgiref.sync import sync_to_async
-from sqlalchemy import JSON, DateTime, String, UniqueConstraint, select
-from sqlalchemy.orm import Mapped, Session, declared_attr, mapped_column
+
+try:
+    from sqlalchemy import JSON, DateTime, String, UniqueConstraint, select
+    from sqlalchemy.orm import Mapped, Session, declared_attr, mapped_column
+except ImportError as exc:  # the extra is missing, or SQLAlchemy is older than 2.0
+    raise ImportError(
+        "flask_oauth1_async.contrib.sqlalchemy needs SQLAlchemy 2 (and Flask-SQLAlchemy for db.session); "
+        f'install them with: pip install "flask_oauth1_async[sqlalchemy]" ({exc})',
+        name=exc.name,
+    ) from exc
 
 from ..tokens import OAuth1Token, to_token
 
