@@ -179,8 +179,11 @@ def test_the_helpers_need_an_api_base_url() -> None:
     app = Flask("news-no-base")
     oauth = OAuth(app)
     remote = oauth.register("etrade", client_id="k", client_secret="s")
-    with app.test_request_context("/"), pytest.raises(ConfigurationError, match="has no api_base_url"):
-        providers.renew_etrade_token(remote, token=("t", "s"))
+    try:
+        with app.test_request_context("/"), pytest.raises(ConfigurationError, match="has no api_base_url"):
+            providers.renew_etrade_token(remote, token=("t", "s"))
+    finally:
+        oauth.close()
 
 
 # ------------------------------------------------------------------ NetSuite

@@ -49,7 +49,7 @@ def _app() -> Flask:
     return app
 
 
-def native_app(fake: FakeProvider) -> Flask:
+def native_app(fake: FakeProvider) -> tuple[Flask, OAuth]:
     app = _app()
     oauth = OAuth(app)
     oauth.register("fake", **fake.register_kwargs())
@@ -76,24 +76,27 @@ def native_app(fake: FakeProvider) -> Flask:
     def no_login() -> Any:
         return oauth.fake.redirect_to_next(default="/home")  # no login completed: the default
 
-    return app
+    return app, oauth
 
 
 @pytest.mark.parametrize("kind", ["sync", "async"])
 def test_authorize_redirect_and_redirect_to_next_answer_302(
     flask_default: str, kind: str, oauth1_provider: FakeProvider
 ) -> None:
-    app = native_app(oauth1_provider)
-    client = app.test_client()
-    start = client.get(f"/{kind}/login")
-    assert start.status_code == 302
-    assert start.headers["Location"].startswith(oauth1_provider.authorize_url + "?")
-    back = login(client, f"/{kind}/login", user="bob", provider=oauth1_provider)
-    assert back.status_code == 302
-    assert back.headers["Location"].endswith("/after")
-    fallback = client.get("/no-login")
-    assert fallback.status_code == 302
-    assert fallback.headers["Location"].endswith("/home")
+    app, oauth = native_app(oauth1_provider)
+    try:
+        client = app.test_client()
+        start = client.get(f"/{kind}/login")
+        assert start.status_code == 302
+        assert start.headers["Location"].startswith(oauth1_provider.authorize_url + "?")
+        back = login(client, f"/{kind}/login", user="bob", provider=oauth1_provider)
+        assert back.status_code == 302
+        assert back.headers["Location"].endswith("/after")
+        fallback = client.get("/no-login")
+        assert fallback.status_code == 302
+        assert fallback.headers["Location"].endswith("/home")
+    finally:
+        oauth.close()
 
 
 @pytest.mark.parametrize("kind", ["sync", "async"])
