@@ -208,8 +208,8 @@ class RemoteApp:
         the authorize URL's query and win over ``authorize_params``.
 
         The redirect is **302 Found** on every supported Flask, whatever
-        :func:`flask.redirect` defaults to (303 from Flask 3.2): the code
-        every provider's authorize page is reached with, by a GET.
+        :func:`flask.redirect` defaults to (303 from Flask 3.2): the most
+        widely accepted code for the browser's GET to an authorize page.
         """
         binding, flow = self._start_login(redirect_uri, next_url, kwargs)
         return self._started(cast(str, binding.run_sync(flow)))
