@@ -76,13 +76,34 @@ def installed_by(targets: Iterable[tuple[str, frozenset[str]]]) -> set[str]:
     return found
 
 
+def _module_owners() -> dict[str, set[str]]:
+    """Top-level importable name -> the distributions that install it, from their RECORD files.
+
+    (``importlib.metadata.packages_distributions()`` reads only ``top_level.txt``
+    on Python 3.10, which wheels built by flit and others do not have.)
+    """
+    owners: dict[str, set[str]] = {}
+    for dist in importlib.metadata.distributions():
+        name = _norm(dist.metadata["Name"] or "")
+        tops = set((dist.read_text("top_level.txt") or "").split())
+        for path in dist.files or []:
+            first = path.parts[0]
+            if first == ".." or first.endswith((".dist-info", ".egg-info", ".data")) or first == "__pycache__":
+                continue
+            if len(path.parts) > 1:
+                tops.add(first)
+            elif first.endswith((".py", ".so", ".pyd")):
+                tops.add(first.split(".", 1)[0])
+        for top in tops:
+            owners.setdefault(top, set()).add(name)
+    return owners
+
+
 class _OnlyInstalled(importlib.abc.MetaPathFinder):
     def __init__(self, allowed: set[str], local: Sequence[Path]) -> None:
         self.allowed = allowed
         self.local = local
-        self.providers = {
-            module: {_norm(d) for d in dists} for module, dists in importlib.metadata.packages_distributions().items()
-        }
+        self.providers = _module_owners()
 
     def find_spec(self, fullname: str, path: object = None, target: object = None) -> None:
         top = fullname.partition(".")[0]
