@@ -188,9 +188,16 @@ def refusal(
             detail += ", or set client_kwargs['timestamp_offset'] (seconds)"
     excerpt = quote_body(text)
     base = base_string_of(response)
+    hint = ""
+    if (status == 401 or "signature" in problem) and problem not in _CLOCK_PROBLEMS:
+        # Where to look next: the message itself never quotes the base string.
+        hint = (
+            "; compare exc.base_string (what we signed, secrets masked) with the provider's "
+            "(docs: 'When the provider says 401', docs/debugging-401.rst)"
+        )
     cls: type[ProviderHTTPError] = RateLimitedError if status in (420, 429) else refused
     error = cls(
-        f"the {endpoint} endpoint answered HTTP {status}{detail}: {excerpt}",
+        f"the {endpoint} endpoint answered HTTP {status}{detail}: {excerpt or '(an empty body)'}{hint}",
         status_code=status,
         body_excerpt=excerpt,
         oauth_problem=problem,

@@ -44,9 +44,17 @@ that behaves as documented, and never contact these hosts):
   text fields signed: pass ``sign_multipart_fields=True`` to the call.
   Source: flickr.com/services/api/auth.oauth.html.
 * :data:`GARMIN`: ``connectapi.garmin.com/oauth-service/oauth/{request_token,access_token}``
-  (POST), ``connect.garmin.com/oauthConfirm``; Wellness API base. Garmin
-  announced that OAuth 1 ends on 2026-12-31 (OAuth 2 migration notice).
-  Source: Garmin Connect Developer Program, "User Authorization (OAuth)".
+  (POST), ``connect.garmin.com/oauthConfirm``; Wellness API base. Source:
+  Garmin Connect Developer Program, "User Authorization (OAuth)". **Garmin
+  retires OAuth 1.0a on 2026-12-31.** Its migration notice (October 2025)
+  says an app converted to OAuth 2 by Garmin's support exchanges each user's
+  OAuth 1 token for an OAuth 2 token: :func:`exchange_garmin_token` makes
+  that signed call (``POST apis.garmin.com/partner-gateway/rest/user/token-exchange``).
+  Sources: the notice as quoted in public issue trackers
+  (github.com/stoufa06/php-garmin-connect-api/issues/23,
+  github.com/marazt/garmin-connect-client/issues/11; the quotes cut off the
+  endpoint's path, which comes from third-party migration code); we could
+  not read Garmin's own migration guide.
 * :func:`jira` (Jira / Atlassian **Data Center** and Server; Jira Cloud dropped
   OAuth 1.0a): ``{base}/plugins/servlet/oauth/{request-token,authorize,access-token}``,
   RSA-SHA1 with the private key whose public half you entered in the
@@ -59,7 +67,13 @@ that behaves as documented, and never contact these hosts):
   without a URL): it redirects to the callback registered with your consumer
   key, if any, and answers ``oauth_callback_confirmed=false`` when there is
   none, hence ``require_callback_confirmed=False``. Access tokens expire at
-  midnight US Eastern. Source: E*TRADE developer docs, Authorization API.
+  midnight US Eastern and go inactive after two hours without a request;
+  :func:`renew_etrade_token` reactivates an inactive one (``GET
+  /oauth/renew_access_token`` signed with it); after midnight only a new
+  login helps. Source: E*TRADE developer docs, Authorization API ("Get
+  Access Token", "Renew Access Token"); we could not read those pages here:
+  the midnight rule is quoted from them in github.com/jessecooper/pyetrade/issues/80,
+  the renewal call matches pyetrade's own.
 * :data:`TUMBLR`: ``www.tumblr.com/oauth/{request_token,authorize,access_token}``,
   HMAC-SHA1 in the header only; API base ``api.tumblr.com/v2/``. Source:
   Tumblr API v2 docs, "Authentication".
@@ -77,8 +91,14 @@ that behaves as documented, and never contact these hosts):
   ``https://<account>.restlets.api.netsuite.com/rest/{requesttoken,accesstoken}``
   (POST) and ``https://<account>.app.netsuite.com/app/login/secure/authorizetoken.nl``,
   where ``<account>`` is the account id in lower case with ``_`` as ``-``
-  (``1234567_SB1`` -> ``1234567-sb1``). Source: NetSuite Help Center, "The
-  Three-Step TBA Authorization Flow".
+  (``1234567_SB1`` -> ``1234567-sb1``). Why HMAC-SHA256: NetSuite
+  deprecated HMAC-SHA1 for token-based authentication in release 2021.1
+  (new integrations) and stopped accepting it for existing ones with
+  2021.2, so the preset never signs with SHA-1. Source: NetSuite Help
+  Center, "The Three-Step TBA Authorization Flow"; the deprecation is from
+  NetSuite's 2021.1 release notes, which we could not read here, as reported
+  in github.com/suiteplus/nscabinet/pull/31 and
+  github.com/googleapis/google-oauth-java-client/issues/702.
 * :func:`woocommerce`: the store's REST API over plain HTTP, "one-legged":
   signed with the consumer key and secret alone (no token), the OAuth
   parameters in the query string, HMAC-SHA256 (HMAC-SHA1 is accepted too).
@@ -92,13 +112,16 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 from .config import DICT_SETTINGS
+from .errors import ConfigurationError
 
 if TYPE_CHECKING:
+    from ._dual import DualResponse
     from .registry import OAuth
     from .remote import RemoteApp
+    from .tokens import TokenLike
 
 __all__ = [
     "ETRADE_LIVE",
@@ -111,10 +134,12 @@ __all__ = [
     "TWITTER",
     "discogs",
     "etrade",
+    "exchange_garmin_token",
     "jira",
     "merge",
     "netsuite",
     "register",
+    "renew_etrade_token",
     "woocommerce",
 ]
 
@@ -148,7 +173,7 @@ FLICKR: dict[str, Any] = {
     "client_kwargs": {"signature_method": "HMAC-SHA1"},
 }
 
-#: Garmin Connect (Health / Activity APIs).
+#: Garmin Connect (Health / Activity APIs). OAuth 1.0a ends on 2026-12-31: see :func:`exchange_garmin_token`.
 GARMIN: dict[str, Any] = {
     "request_token_url": "https://connectapi.garmin.com/oauth-service/oauth/request_token",
     "authorize_url": "https://connect.garmin.com/oauthConfirm",
@@ -231,6 +256,54 @@ def etrade(*, sandbox: bool = False) -> dict[str, Any]:
     }
 
 
+def _above_api_base(remote: RemoteApp, relative: str) -> str:
+    base = remote.api_base_url
+    if not base:
+        raise ConfigurationError(f"remote app {remote.name!r} has no api_base_url to find {relative!r} from")
+    return urljoin(base if base.endswith("/") else base + "/", relative)
+
+
+def renew_etrade_token(remote: RemoteApp, token: TokenLike | None = None) -> DualResponse:
+    """Reactivate an E*TRADE access token that went inactive (two hours without a request).
+
+    ``GET {API host}/oauth/renew_access_token``, signed with *token* (default:
+    this request's token, from ``fetch_token``), on the host of the remote's
+    ``api_base_url`` (``https://api.etrade.com/v1/`` or the sandbox's; the
+    path is one level above it). Returns the response, like ``get()``: it
+    blocks in a plain view and is awaited in an ``async def`` view::
+
+        resp = providers.renew_etrade_token(oauth.etrade)  # await it in async views
+        resp.raise_for_status()
+
+    E*TRADE answers 200 when the token is active again. A token past its
+    midnight (US Eastern) expiry cannot be renewed: the user logs in again.
+    """
+    return remote.get(_above_api_base(remote, "../oauth/renew_access_token"), token=token)
+
+
+def exchange_garmin_token(remote: RemoteApp, token: TokenLike | None = None) -> DualResponse:
+    """Exchange a user's Garmin OAuth 1 token for OAuth 2 tokens (before OAuth 1 ends on 2026-12-31).
+
+    ``POST https://apis.garmin.com/partner-gateway/rest/user/token-exchange``
+    (two levels above the preset's ``api_base_url``,
+    ``https://apis.garmin.com/wellness-api/rest/``), signed with the user's
+    OAuth 1 *token* (default: this request's token, from ``fetch_token``).
+    It works once Garmin's support has converted your app to OAuth 2.
+    Returns the response, like ``post()`` (await it in async views); its
+    JSON body carries the OAuth 2 tokens, which an OAuth 2 client (such as
+    Authlib's) uses from then on::
+
+        resp = providers.exchange_garmin_token(oauth.garmin, token=stored_oauth1_token)
+        resp.raise_for_status()
+        oauth2_tokens = resp.json()
+
+    Store the OAuth 2 tokens before you drop the OAuth 1 token. The endpoint
+    comes from Garmin's migration notice and third-party migration code (see
+    the module docstring); check it against Garmin's current guide.
+    """
+    return remote.post(_above_api_base(remote, "../../partner-gateway/rest/user/token-exchange"), token=token)
+
+
 def discogs(user_agent: str) -> dict[str, Any]:
     """Discogs, identifying your app with *user_agent* (Discogs requires one, e.g. ``"MyApp/1.0 +https://..."``)."""
     if not user_agent.strip():
@@ -248,7 +321,9 @@ def discogs(user_agent: str) -> dict[str, Any]:
 def netsuite(account_id: str) -> dict[str, Any]:
     """NetSuite token-based authentication for account *account_id* (``"1234567"`` or ``"1234567_SB1"``).
 
-    Signs with HMAC-SHA256 and ``realm=<account id>``. Resource calls are
+    Signs with HMAC-SHA256 and ``realm=<account id>``: NetSuite deprecated
+    HMAC-SHA1 for token-based authentication in 2021 (see the module
+    docstring), so the preset never signs with SHA-1. Resource calls are
     relative to the SuiteTalk REST web services (``/services/rest/``); call
     RESTlets with their absolute URL. A token made in the NetSuite UI works
     without the login dance: pass it as ``token=`` or from ``fetch_token``.

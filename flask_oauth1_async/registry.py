@@ -68,6 +68,26 @@ def _render_default(exc: AuthorizationError | RateLimitedError) -> Any:
     return WerkzeugResponse(body, status=status, mimetype="text/plain")
 
 
+class _KeywordsOnly(dict[str, Any]):
+    """A remote's settings read without an app: a config-key setting no keyword gave raises."""
+
+    def __init__(self, name: str, settings: Mapping[str, Any], no_app: bool) -> None:
+        super().__init__(settings)
+        self._name, self._no_app = name, no_app
+
+    def get(self, key: str, default: Any = None) -> Any:
+        value = super().get(key)
+        if value is None and key in CONFIG_KEYS:
+            where = "before init_app()" if self._no_app else "in an app this OAuth registry is not initialised on"
+            raise RuntimeError(
+                f"{key} of remote app {self._name!r} was not given to register(), and it is read {where}: "
+                f"there is no app config to read {self._name.upper()}_{key.upper()} from. Call "
+                "oauth.init_app(app) first (or create the registry as OAuth(app)), or read it inside "
+                "'with app.app_context():' of an app the registry is initialised on."
+            )
+        return value if value is not None else default
+
+
 class OAuth:
     """The registry of OAuth 1.0a remote apps, as a Flask extension.
 
@@ -76,7 +96,9 @@ class OAuth:
     cookie (see :class:`TemporaryCredentialCache`); *fetch_token* is called as
     ``fetch_token(name)`` inside a request to find the current user's token
     and may be a plain function or an ``async def``. Both can also be given
-    (or overridden) per app in :meth:`init_app`.
+    (or overridden) per app in :meth:`init_app`. *update_token* is accepted
+    and kept as ``oauth.update_token``, as Authlib's registry does for OAuth 2
+    token refreshes; OAuth 1 tokens never refresh, so it is never called.
     """
 
     def __init__(
@@ -85,9 +107,12 @@ class OAuth:
         *,
         cache: TemporaryCredentialCache | None = None,
         fetch_token: Callable[[str], Any] | None = None,
+        update_token: Callable[..., Any] | None = None,
     ) -> None:
         self.cache = cache
         self.fetch_token = fetch_token
+        #: Authlib's OAuth 2 refresh hook, kept for compatibility and never called (OAuth 1 tokens do not refresh).
+        self.update_token = update_token
         self._definitions: dict[str, tuple[bool, dict[str, Any]]] = {}
         self._remotes: dict[str, RemoteApp] = {}
         self._generations: dict[str, int] = {}
@@ -105,8 +130,13 @@ class OAuth:
         app: Flask,
         cache: TemporaryCredentialCache | None = None,
         fetch_token: Callable[[str], Any] | None = None,
+        update_token: Callable[..., Any] | None = None,
     ) -> None:
-        """Attach the registry to *app* (registers ``app.extensions['flask_oauth1_async']``)."""
+        """Attach the registry to *app* (registers ``app.extensions['flask_oauth1_async']``).
+
+        *update_token* replaces ``oauth.update_token`` when given; it is never
+        called (see :class:`OAuth`).
+        """
         if EXTENSION_KEY in app.extensions:
             raise RuntimeError(
                 "A flask_oauth1_async OAuth registry is already registered on this app. "
@@ -116,6 +146,8 @@ class OAuth:
             self.cache = cache
         if fetch_token is not None:
             self.fetch_token = fetch_token
+        if update_token is not None:
+            self.update_token = update_token
         for name in self._definitions:  # fail here, with the fix, rather than at the first request
             self._check(app, name)
         if self._app is None or self._app() is None:
@@ -253,11 +285,16 @@ class OAuth:
         return binding
 
     def _settings_preview(self, name: str) -> Mapping[str, Any]:
-        """The merged settings of *name*: from the current app when there is one, else the keywords."""
+        """The merged settings of *name*: from the current app when there is one, else the keywords.
+
+        Without an app (before :meth:`init_app`, or in the context of an app
+        this registry is not on), reading a setting that no keyword gave
+        raises :class:`RuntimeError`: it could only come from an app's config.
+        """
         overwrite, registered = self._definitions[name]
         app = self._current_app_or_none()
         if app is None or not isinstance(app.extensions.get(EXTENSION_KEY), AppState):
-            return self.load_settings(None, name, registered, overwrite)
+            return _KeywordsOnly(name, self.load_settings(None, name, registered, overwrite), app is None)
         return self.load_settings(app, name, registered, overwrite)
 
     def close(self) -> None:

@@ -213,6 +213,10 @@ class RemoteApp:
         kept with the pending login, never sent to the provider, and dropped
         unless :func:`safe_next_url` accepts it. Extra keywords are added to
         the authorize URL's query and win over ``authorize_params``.
+
+        The redirect is **302 Found** on every supported Flask, whatever
+        :func:`flask.redirect` defaults to (303 from Flask 3.2): the most
+        widely accepted code for the browser's GET to an authorize page.
         """
         binding, flow = self._start_login(redirect_uri, next_url, kwargs)
         return self._started(cast(str, binding.run_sync(flow)))
@@ -226,7 +230,7 @@ class RemoteApp:
 
     def _started(self, url: str) -> WerkzeugResponse:
         signals.login_started.send(current_app._get_current_object(), remote=self.name, authorize_url=url)  # type: ignore[attr-defined]
-        return redirect(url)
+        return redirect(url, code=302)  # explicit: Flask 3.2's default is 303
 
     def _start_login(
         self, redirect_uri: str | None, next_url: str | None, kwargs: dict[str, Any]
@@ -315,8 +319,12 @@ class RemoteApp:
         return stored.get(self.name)
 
     def redirect_to_next(self, default: str = "/") -> WerkzeugResponse:
-        """A redirect to :attr:`next_url` (after :meth:`authorize_access_token`), or to *default*."""
-        return redirect(self.next_url or default)
+        """A redirect to :attr:`next_url` (after :meth:`authorize_access_token`), or to *default*.
+
+        The answer is **302 Found** on every supported Flask (Flask 3.2's
+        ``redirect()`` defaults to 303), like :meth:`authorize_redirect_sync`.
+        """
+        return redirect(self.next_url or default, code=302)
 
     def authorize_access_token(self, **kwargs: _Kw) -> DualToken:
         """Dual form of :meth:`authorize_access_token_sync` (await it in async views)."""

@@ -115,8 +115,10 @@ def test_register_with_overwrite() -> None:
 def test_init_app_later_application_factory() -> None:
     oauth = OAuth()
     oauth.register("dev", request_token_url="https://p.example.test/rt")
-    # Before any app only the keywords are known (Authlib raises RuntimeError here instead).
-    assert oauth.dev.client_id is None
+    # Before any app the keywords are known; a setting that only the config can give
+    # raises, as in Authlib (there is no app to read DEV_CLIENT_ID from yet).
+    with pytest.raises(RuntimeError, match=r"before init_app\(\).*DEV_CLIENT_ID.*oauth\.init_app\(app\)"):
+        oauth.dev.client_id  # noqa: B018
     assert oauth.dev.request_token_url == "https://p.example.test/rt"
     app = Flask("shape-later")
     app.config.update({"DEV_CLIENT_ID": "dev", "DEV_CLIENT_SECRET": SECRET})

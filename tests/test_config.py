@@ -680,7 +680,8 @@ def test_settings_are_readable_as_properties(provider: FakeProvider) -> None:
     assert remote.client_id == "kw-id"
     assert remote.client_secret == "kw-secret"
     assert remote.request_token_params == {"a": 1}
-    assert remote.access_token_url is None
+    with pytest.raises(RuntimeError, match="DEMO_ACCESS_TOKEN_URL"):  # only an app's config could give it
+        remote.access_token_url  # noqa: B018
     app = _new_app()
     app.config.update(_full_config(provider))
     oauth.init_app(app)

@@ -25,8 +25,18 @@ from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 from asgiref.sync import sync_to_async
-from sqlalchemy import JSON, DateTime, String, UniqueConstraint, select
-from sqlalchemy.orm import Mapped, Session, declared_attr, mapped_column
+
+try:
+    from sqlalchemy import JSON, DateTime, String, UniqueConstraint, insert, select
+    from sqlalchemy import inspect as sa_inspect
+    from sqlalchemy.dialects import postgresql, sqlite
+    from sqlalchemy.orm import Mapped, Session, declared_attr, mapped_column
+except ImportError as exc:  # the extra is missing, or SQLAlchemy is older than 2.0
+    raise ImportError(
+        "flask_oauth1_async.contrib.sqlalchemy needs SQLAlchemy 2 (and Flask-SQLAlchemy for db.session); "
+        f'install them with: pip install "flask_oauth1_async[sqlalchemy]" ({exc})',
+        name=exc.name,
+    ) from exc
 
 from ..tokens import OAuth1Token, to_token
 
@@ -124,9 +134,17 @@ class SQLAlchemyTokenStore(Generic[ModelT]):
         """The current session (``session()`` as given)."""
         return self._session()
 
-    def _current_user(self, user_id: Any) -> str | None:
+    def _current_user(self, user_id: Any) -> Any:
         value = self._user_id() if user_id is None else user_id
-        return None if value is None else str(value)
+        if value is None:
+            return None
+        # Match the model's user_id column: "42" for the mixin's string column, 42 for an
+        # integer key (PostgreSQL compares neither a varchar to an integer nor the reverse).
+        try:
+            wanted = sa_inspect(self.model).columns["user_id"].type.python_type
+        except NotImplementedError:  # a column type that does not say
+            return value
+        return value if isinstance(value, wanted) else wanted(value)
 
     def find(self, provider: str, *, user_id: Any = None, account: str | None = None) -> ModelT | None:
         """The row of *user_id* (default: the signed-in user) at *provider*, or None.
@@ -170,21 +188,70 @@ class SQLAlchemyTokenStore(Generic[ModelT]):
         Call it right after ``authorize_access_token()``. *account* tells
         several accounts apart (``""`` for one per provider). Commits unless
         *commit* is False. Returns the row.
+
+        Two saves of the same ``(user, provider, account)`` at once (two
+        logins of one user, in two processes) never make two rows and, on
+        PostgreSQL and SQLite, never fail on the unique constraint: a save
+        that finds no row inserts one unless another transaction has just
+        inserted it, and then updates that row. **The save that commits last
+        wins**: the row holds its token (see ``docs/token-storage.rst``).
         """
         user = self._current_user(user_id)
         if user is None:
             raise LookupError("save_token() needs a user: pass user_id=..., or sign the user in first")
         row = self.find(name, user_id=user, account=account)
+        for _ in range(3):
+            if row is not None:
+                break
+            if self._insert_unless_present(user, name, account, token):
+                return self._saved(name, user, account, commit)
+            # Another transaction inserted this row first (and committed): update it.
+            row = self.find(name, user_id=user, account=account)
         if row is None:
-            row = self.model()
-            row.user_id = user
-            row.provider = name
-            row.account = account
-            self.session.add(row)
+            raise RuntimeError(f"could not insert nor find the {name!r} token row of user {user!r}")
         row.set_token(token)
         if commit:
             self.session.commit()
         return row
+
+    def _saved(self, name: str, user: Any, account: str, commit: bool) -> ModelT:
+        if commit:
+            self.session.commit()
+        row = self.find(name, user_id=user, account=account)
+        assert row is not None  # just inserted by this transaction
+        return row
+
+    def _insert_unless_present(self, user: Any, name: str, account: str, token: Any) -> bool:
+        """INSERT the row, or nothing if one with the same unique key exists; True if inserted.
+
+        On PostgreSQL and SQLite this is ``INSERT ... ON CONFLICT DO NOTHING``:
+        when another transaction has inserted the same key and not committed
+        yet, the statement waits for it, then does nothing if it committed.
+        Other databases get a plain INSERT, which raises
+        :class:`~sqlalchemy.exc.IntegrityError` if it loses that race.
+        """
+        draft = self.model()
+        draft.set_token(token)
+        mapper = sa_inspect(self.model)
+        columns = mapper.columns
+        values = {
+            columns["user_id"]: user,
+            columns["provider"]: name,
+            columns["account"]: account,
+            columns["oauth_token"]: draft.oauth_token,
+            columns["oauth_token_secret"]: draft.oauth_token_secret,
+            columns["extra"]: draft.extra,
+        }
+        session = self.session
+        dialect = session.get_bind(mapper).dialect
+        if dialect.name in ("postgresql", "sqlite"):
+            module = postgresql if dialect.name == "postgresql" else sqlite
+            statement = module.insert(mapper.local_table).values(values).on_conflict_do_nothing()
+            if dialect.insert_returning:  # psycopg reports no rowcount here; RETURNING tells
+                return session.execute(statement.returning(*mapper.primary_key)).first() is not None
+            return bool(session.execute(statement).rowcount == 1)  # type: ignore[attr-defined]
+        session.execute(insert(mapper.local_table).values(values))  # a race here raises IntegrityError
+        return True
 
     async def asave_token(
         self, name: str, token: Any, *, user_id: Any = None, account: str = "", commit: bool = True
