@@ -15,6 +15,7 @@ The fresh clients and loop a child gets are checked in ``test_pooling.py``.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import select
@@ -251,47 +252,65 @@ def _busy_loop_locks() -> list[Any]:
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork() is POSIX only")
 def test_many_forks_while_the_background_loop_is_busy(fork_app: tuple[Flask, OAuth], provider: FakeProvider) -> None:
-    """Fork 20 times while the parent's background loop is in the middle of calls and its locks are held.
+    """Fork 20 times while the parent's loops are in the middle of operations and their locks are held.
 
     The package registers no at-fork hook (test above), so nothing runs in
     the child before its first call: what it must not reuse - the parent's
-    loop, its waiters and locks, the pools' clients - is left behind because
-    the child sees a new pid. Each child makes a blocking call and an awaited
-    call that hops to the background loop (Flask's own runner), and logs in.
-    The real uWSGI, which skips even Python's own at-fork handlers, is in the
-    server matrix (tests/servers: uwsgi-2.0.26, restarted again and again).
+    loops, their waiters and locks, the pools' clients - is left behind
+    because the child sees a new pid. Each child makes a blocking call and an
+    awaited call, and logs in.
+
+    Meanwhile two threads of the parent run async views that hop to the
+    background loop again and again (the bridge, its waiters, and with the
+    runner on, the runner's bank). They make no HTTP call: httpcore retries a
+    failing ``import sniffio`` on every request when sniffio is not installed,
+    and a fork taken while another thread holds that import's lock leaves the
+    child stuck in the import, whatever library asked for it - a hazard of
+    forking a process whose threads import, which is not the package's to
+    remove. The real uWSGI, which skips even Python's own at-fork handlers, is
+    in the server matrix (tests/servers: uwsgi-2.0.26, restarted again and
+    again).
     """
     app, oauth = fork_app
     alice = provider.issue_token("alice")
     ame = f"/ame?t={alice['oauth_token']}&s={alice['oauth_token_secret']}"
-    client = app.test_client()
-    assert client.get(ame).json == {"user": "alice"}
+
+    @app.route("/busy")
+    async def busy() -> str:
+        for _ in range(20):
+            await loop_thread.run(asyncio.sleep(0))
+        return "ok"
+
+    def child() -> dict[str, Any]:
+        with app.app_context():
+            sync_user = oauth.demo.get_sync("me", token=alice).json()["user"]
+        async_user = app.test_client().get(ame).json["user"]  # type: ignore[index]
+        return {"users": [sync_user, async_user, _login_in_process(app)]}
+
+    with app.app_context():  # everything the child does, done once here: no first import in a child
+        assert oauth.demo.get_sync("me", token=alice).json()["user"] == "alice"
+    assert app.test_client().get(ame).json == {"user": "alice"}
+    assert app.test_client().get("/busy").text == "ok"
+    assert _login_in_process(app) == "alice"
     stop = threading.Event()
     busy_errors: list[BaseException] = []
 
-    def keep_the_loop_busy() -> None:  # the parent's awaited calls, hopping to the background loop
+    def keep_the_loops_busy() -> None:
         own = app.test_client()
         while not stop.is_set():
             try:
-                assert own.get(ame).json == {"user": "alice"}
+                assert own.get("/busy").text == "ok"
             except BaseException as exc:  # reported after the forks
                 busy_errors.append(exc)
                 return
 
-    workers = [threading.Thread(target=keep_the_loop_busy) for _ in range(2)]
+    workers = [threading.Thread(target=keep_the_loops_busy) for _ in range(2)]
     for worker in workers:
         worker.start()
     try:
-
-        def child() -> dict[str, Any]:
-            with app.app_context():
-                sync_user = oauth.demo.get_sync("me", token=alice).json()["user"]
-            async_user = app.test_client().get(ame).json["user"]  # type: ignore[index]
-            return {"users": [sync_user, async_user, _login_in_process(app)]}
-
         for _ in range(20):
             held = [remote_state(app)._clients.get().lock, *_busy_loop_locks()]
-            assert len(held) >= 2, "no loop serves the awaited calls"
+            assert len(held) >= 3, "the background loop is not running"
             report = _run_in_child(child, held, child_limit=15)
             assert report == {"users": ["alice", "alice", "alice"]}, report
     finally:
