@@ -24,7 +24,7 @@ from asgiref.sync import async_to_sync, iscoroutinefunction, sync_to_async
 
 from . import _telemetry
 from ._dual import in_event_loop
-from ._effects import Build, Flow, Send, Sleep
+from ._effects import TRUNCATED, Build, Deadline, DeadlineExceeded, Flow, Send, Sleep
 from ._http import httpx
 
 #: Checked once: without opentelemetry-api the drivers never touch telemetry.
@@ -40,20 +40,128 @@ __all__ = [
 ]
 
 
+def _clamp_timeouts(request: httpx.Request, deadline: Deadline) -> None:
+    """Let no single network operation of *request* wait beyond *deadline*."""
+    remaining = deadline.remaining()
+    if remaining <= 0:
+        raise DeadlineExceeded
+    timeouts = dict(request.extensions.get("timeout") or {})
+    for phase in ("connect", "read", "write", "pool"):
+        current = timeouts.get(phase)
+        timeouts[phase] = remaining if current is None else min(current, remaining)
+    request.extensions["timeout"] = timeouts
+
+
+def _past(deadline: Deadline | None) -> bool:
+    return deadline is not None and deadline.remaining() <= 0
+
+
+class _Reader:
+    """Collects an answer's body chunk by chunk, within a byte limit and a deadline."""
+
+    __slots__ = ("chunks", "deadline", "limit", "size", "truncated")
+
+    def __init__(self, limit: int | None, deadline: Deadline | None) -> None:
+        self.limit = limit
+        self.deadline = deadline
+        self.chunks: list[bytes] = []
+        self.size = 0
+        self.truncated = False
+
+    def take(self, chunk: bytes) -> bool:
+        """Keep *chunk*; False once the limit is reached (stop reading). Raises past the deadline."""
+        if _past(self.deadline):
+            raise DeadlineExceeded
+        if self.limit is not None and self.size + len(chunk) > self.limit:
+            self.chunks.append(chunk[: self.limit - self.size])
+            self.size = self.limit
+            self.truncated = True
+            return False
+        self.chunks.append(chunk)
+        self.size += len(chunk)
+        return True
+
+    def finish(self, response: httpx.Response) -> httpx.Response:
+        # What response.read() does, within bounds: the body becomes the response's content.
+        response._content = b"".join(self.chunks)
+        if self.truncated:
+            response.extensions[TRUNCATED] = True
+        return response
+
+
 def _send_sync(client: httpx.Client, effect: Send) -> httpx.Response:
-    if effect.follow_redirects is None:
-        return client.send(effect.request)
-    return client.send(effect.request, follow_redirects=effect.follow_redirects)
+    if effect.limit is None and effect.deadline is None:
+        if effect.follow_redirects is None:
+            return client.send(effect.request)
+        return client.send(effect.request, follow_redirects=effect.follow_redirects)
+    # Bounded: the answer is streamed, and the size and the deadline are checked
+    # between chunks (a trickling server hands over one chunk per read).
+    deadline = effect.deadline
+    if deadline is not None:
+        _clamp_timeouts(effect.request, deadline)
+    reader = _Reader(effect.limit, deadline)
+    try:
+        if effect.follow_redirects is None:
+            response = client.send(effect.request, stream=True)
+        else:
+            response = client.send(effect.request, stream=True, follow_redirects=effect.follow_redirects)
+        try:
+            for chunk in response.iter_bytes():
+                if not reader.take(chunk):
+                    break
+        finally:
+            response.close()
+    except httpx.TimeoutException as exc:
+        if _past(deadline):  # an operation cut short by the clamped timeouts
+            raise DeadlineExceeded from exc
+        raise
+    return reader.finish(response)
 
 
-def _send_async(
-    client: httpx.AsyncClient, effect: Send, run_on_loop: Callable[[Any], Awaitable[Any]] | None
-) -> Awaitable[httpx.Response]:
+async def _perform_async(client: httpx.AsyncClient, effect: Send) -> httpx.Response:
     if effect.follow_redirects is None:
-        sending = client.send(effect.request)
+        response = await client.send(effect.request, stream=True)
     else:
-        sending = client.send(effect.request, follow_redirects=effect.follow_redirects)
-    return sending if run_on_loop is None else run_on_loop(sending)
+        response = await client.send(effect.request, stream=True, follow_redirects=effect.follow_redirects)
+    reader = _Reader(effect.limit, effect.deadline)
+    try:
+        async for chunk in response.aiter_bytes():
+            if not reader.take(chunk):
+                break
+    finally:
+        await response.aclose()
+    return reader.finish(response)
+
+
+async def _send_async(
+    client: httpx.AsyncClient, effect: Send, run_on_loop: Callable[[Any], Awaitable[Any]] | None
+) -> httpx.Response:
+    if effect.limit is None and effect.deadline is None:
+        if effect.follow_redirects is None:
+            sending = client.send(effect.request)
+        else:
+            sending = client.send(effect.request, follow_redirects=effect.follow_redirects)
+        return await (sending if run_on_loop is None else run_on_loop(sending))
+    deadline = effect.deadline
+    if deadline is None:
+        performing = _perform_async(client, effect)
+        return await (performing if run_on_loop is None else run_on_loop(performing))
+    _clamp_timeouts(effect.request, deadline)
+    # The whole exchange runs under one timeout, on the loop that does the work;
+    # the wait of this loop for it (a hop to the background loop) is bounded too.
+    inner = asyncio.wait_for(_perform_async(client, effect), max(deadline.remaining(), 0.0))
+    try:
+        if run_on_loop is None:
+            return await inner
+        return await asyncio.wait_for(run_on_loop(inner), max(deadline.remaining(), 0.0) + _HOP_GRACE)
+    except (asyncio.TimeoutError, httpx.TimeoutException) as exc:
+        if isinstance(exc, asyncio.TimeoutError) or _past(deadline):
+            raise DeadlineExceeded from exc
+        raise
+
+
+#: Seconds the caller's loop waits beyond the deadline for the background loop to report it.
+_HOP_GRACE = 0.5
 
 
 #: How a blocking caller runs a coroutine function: ``to_sync(func)(*args)`` (asgiref's, or the app's own).
