@@ -20,7 +20,7 @@ Quick start::
 """
 
 from ._dual import DualRedirect, DualResponse, DualToken, NeverAwaitedWarning, PendingCall
-from .config import CONFIG_KEYS
+from .config import CONFIG_KEYS, InsecureSettingWarning
 from .errors import (
     AccessDeniedError,
     AccessTokenRefusedError,
@@ -33,10 +33,13 @@ from .errors import (
     MissingVerifierError,
     OAuth1Error,
     OAuthError,
+    OriginNotAllowedError,
     ProviderError,
     ProviderHTTPError,
     RateLimitedError,
+    RedirectRefusedError,
     RequestTimeoutError,
+    ResponseTooLargeError,
     TransportError,
 )
 from .registry import EXTENSION_KEY, OAuth
@@ -60,6 +63,7 @@ __all__ = [
     "DualRedirect",
     "DualResponse",
     "DualToken",
+    "InsecureSettingWarning",
     "InvalidTokenResponseError",
     "MissingTokenError",
     "MissingVerifierError",
@@ -68,12 +72,15 @@ __all__ = [
     "OAuth1Error",
     "OAuth1Token",
     "OAuthError",
+    "OriginNotAllowedError",
     "PendingCall",
     "ProviderError",
     "ProviderHTTPError",
     "RateLimitedError",
+    "RedirectRefusedError",
     "RemoteApp",
     "RequestTimeoutError",
+    "ResponseTooLargeError",
     "RetryPolicy",
     "Signer",
     "TemporaryCredentialCache",

@@ -21,29 +21,39 @@ flows read (see ``docs/how-it-works.rst``).
 
 import dataclasses
 import inspect
+import math
 import sys
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Annotated, Any, TypedDict
+from urllib.parse import urlsplit
 
+from ._urls import Origin, format_origin, is_loopback, origin_of, redact_url
 from .errors import ConfigurationError
 from .retry import RetryPolicy
 from .signing import Signer
 
 __all__ = [
     "CONFIG_KEYS",
+    "DEFAULT_MAX_REDIRECTS",
     "DICT_SETTINGS",
     "EXTRA_KEYS",
     "OAUTH1_CLIENT_KWARGS",
     "SETTINGS",
     "SIGNING_OPTIONS",
+    "InsecureSettingWarning",
     "RemoteOptions",
     "RemoteSettings",
     "Setting",
     "SigningOptions",
+    "insecure_settings",
+    "refuse_plaintext_over_http",
     "resolve_settings",
 ]
+
+#: Redirect hops a call follows when ``client_kwargs`` does not set ``max_redirects``.
+DEFAULT_MAX_REDIRECTS = 20
 
 
 @dataclasses.dataclass(frozen=True)
@@ -131,6 +141,46 @@ def _retry(remote: str, key: str, value: Any) -> RetryPolicy:
     if not isinstance(value, RetryPolicy):
         raise ConfigurationError(f"{key} of remote app {remote!r} must be a flask_oauth1_async.RetryPolicy")
     return value
+
+
+def _origins(remote: str, key: str, value: Any) -> tuple[str, ...]:
+    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple, set, frozenset)):
+        raise ConfigurationError(
+            f"{key} of remote app {remote!r} must be a list of origins such as ['https://upload.example.com'], "
+            f"not {type(value).__name__}"
+        )
+    checked: list[str] = []
+    for item in value:
+        text = item.strip() if isinstance(item, str) else ""
+        parts = urlsplit(text)
+        try:
+            parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+        except ValueError:
+            text = ""
+        if (
+            parts.scheme.lower() not in ("http", "https")
+            or not parts.hostname
+            or "@" in parts.netloc
+            or parts.path not in ("", "/")
+            or parts.query
+            or parts.fragment
+        ):
+            raise ConfigurationError(
+                f"{key} of remote app {remote!r} holds {item!r}, which is not an origin: write it as "
+                "'https://host' or 'https://host:port', without a path"
+            )
+        checked.append(format_origin(origin_of(text)))
+    return tuple(dict.fromkeys(checked))
+
+
+def _deadline(remote: str, key: str, value: Any) -> float | bool:
+    if value is False:
+        return False
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise ConfigurationError(
+            f"{key} of remote app {remote!r} must be a positive number of seconds, or False for no deadline"
+        )
+    return float(value)
 
 
 # -- the declarations ----------------------------------------------------------------------------
@@ -300,6 +350,56 @@ class RemoteOptions(TypedDict, total=False):
             check=_param_name,
         ),
     ]
+    allowed_origins: Annotated[
+        Sequence[str] | None,
+        Setting(
+            'A list of origins (``"https://host"`` or ``"https://host:port"``) besides the remote\'s own that '
+            "resource calls may be **signed** for. The remote's own origins are those of ``api_base_url``, "
+            "``request_token_url`` and ``access_token_url``. A signed call to any other origin raises "
+            ":class:`~flask_oauth1_async.OriginNotAllowedError` before anything is sent, so that a URL that "
+            "came from a user never carries the user's token (or, with ``PLAINTEXT``, the secrets) to "
+            "another host; unsigned calls (``withhold_token=True``) may go anywhere. The presets list their "
+            "providers' other hosts (Flickr's upload host ``https://up.flickr.com``, for instance); a list "
+            "given to :func:`providers.register() <flask_oauth1_async.providers.register>` replaces the "
+            "preset's, so repeat its entries. See :doc:`security`.",
+            default=(),
+            check=_origins,
+        ),
+    ]
+    allow_plaintext_over_http: Annotated[
+        bool,
+        Setting(
+            "Default ``False``: a remote that signs with ``PLAINTEXT`` refuses every ``http://`` endpoint "
+            "- a token URL, ``api_base_url``, an entry of ``allowed_origins`` (all checked by ``register()`` "
+            "and ``init_app()``) or the URL of a call - with :class:`~flask_oauth1_async.ConfigurationError`: "
+            "``PLAINTEXT`` sends the consumer secret and the token secret as they are, and RFC 5849 "
+            "(section 3.4.4) allows it over TLS only. ``True`` lifts the rule for loopback hosts only "
+            "(``localhost``, ``127.0.0.0/8``, ``::1``): a provider running on the development machine, such "
+            "as :class:`~flask_oauth1_async.testing.FakeProvider` over plain HTTP. It never allows "
+            "``PLAINTEXT`` over plain HTTP to another host.",
+            default=False,
+            check=_flag,
+        ),
+    ]
+    deadline: Annotated[
+        float | bool | None,
+        Setting(
+            "How long, in seconds, one call may take from start to end: waiting for a connection, "
+            "connecting, sending, each redirect hop and retry, and reading the whole answer. httpx's "
+            "``timeout`` bounds each network operation on its own, so a provider that sends a byte every "
+            "now and then never trips it; the deadline does. Unset (the default), the token calls of a "
+            "login (``authorize_redirect()``, ``authorize_access_token()``) get a deadline equal to the sum "
+            "of httpx's four timeouts, connect + read + write + pool - what one request may take when each "
+            "phase uses its whole allowance: 20 s with httpx's default timeout of 5 s, 4 s with "
+            '``client_kwargs={"timeout": 1.0}``, none when one of them is turned off (``None``) - and '
+            "resource calls (``get()``...) get none, since a large download or upload may rightly take "
+            "longer. A number sets the deadline of every call of the remote, resource calls included; "
+            "``False`` turns it off everywhere. A resource call's own ``deadline=`` wins (see `Per-call "
+            "options`_). A call that goes beyond its deadline raises "
+            ":class:`~flask_oauth1_async.RequestTimeoutError` with ``deadline`` set.",
+            check=_deadline,
+        ),
+    ]
 
 
 class SigningOptions(TypedDict, total=False):
@@ -323,7 +423,8 @@ class SigningOptions(TypedDict, total=False):
             'header), ``"query"`` or ``"body"`` (only for form-encoded requests). Prefer the header: '
             'with ``"query"`` the signed URL, protocol parameters included, shows up wherever URLs are '
             "logged (httpx's own INFO log line, ``raise_for_status()`` messages, server access logs) - and "
-            "with ``PLAINTEXT`` that URL carries the secrets themselves."
+            "with ``PLAINTEXT`` that URL carries the secrets themselves. Registering a remote with "
+            '``"query"`` emits an :class:`~flask_oauth1_async.InsecureSettingWarning` once.'
         ),
     ]
     realm: Annotated[str | None, Setting("A ``realm`` for the ``Authorization`` header.")]
@@ -471,8 +572,16 @@ class RemoteSettings:
     retry: RetryPolicy | None = None
     authorize_token_param: str = "oauth_token"  # noqa: S105 - a parameter name, not a secret
     authorize_consumer_key_param: str | None = None
-    #: Follow redirects of resource calls (from ``client_kwargs['follow_redirects']``).
+    allowed_origins: tuple[str, ...] = ()
+    allow_plaintext_over_http: bool = False
+    deadline: float | bool | None = None
+    #: Follow redirects (from ``client_kwargs['follow_redirects']``): of resource calls, and
+    #: same-origin redirects of the token endpoints.
     follow_redirects: bool = False
+    #: The most redirect hops a call follows (``client_kwargs['max_redirects']``, default 20).
+    max_redirects: int = DEFAULT_MAX_REDIRECTS
+    #: The origins resource calls may be signed for: the remote's own and ``allowed_origins``.
+    signing_origins: frozenset[Origin] = frozenset()
 
     def __repr__(self) -> str:
         return (
@@ -500,13 +609,33 @@ class RemoteSettings:
         client_kwargs = dict(values.pop("client_kwargs"))
         # A signing option given as None takes the signer's default.
         signing = {k: v for k in SIGNING_OPTIONS if (v := client_kwargs.pop(k, None)) is not None}
-        return cls(
+        max_redirects = client_kwargs.get("max_redirects", DEFAULT_MAX_REDIRECTS)
+        if not isinstance(max_redirects, int) or isinstance(max_redirects, bool) or max_redirects < 0:
+            raise ConfigurationError(
+                f"client_kwargs['max_redirects'] of remote app {name!r} must be a whole number >= 0"
+            )
+        own = [values[key] for key in ("api_base_url", "request_token_url", "access_token_url") if values[key]]
+        checked = cls(
             name=name,
             signing=MappingProxyType(signing),
             http_options=MappingProxyType(client_kwargs),
             follow_redirects=bool(client_kwargs.get("follow_redirects", False)),
+            max_redirects=max_redirects,
+            signing_origins=frozenset(origin_of(url) for url in [*own, *values["allowed_origins"]]),
             **values,
         )
+        for key in ("request_token_url", "access_token_url", "api_base_url"):
+            url = getattr(checked, key)
+            if url:
+                refuse_plaintext_over_http(checked, url, key)
+        for origin in checked.allowed_origins:
+            refuse_plaintext_over_http(checked, origin, "allowed_origins entry")
+        return checked
+
+    @property
+    def signature_method(self) -> str:
+        """The signature method, upper-cased (``HMAC-SHA1`` unless ``client_kwargs`` names another)."""
+        return str(self.signing.get("signature_method") or "HMAC-SHA1").upper()
 
     def require(self, key: str) -> str:
         """Return the URL setting *key*, or raise a :class:`ConfigurationError` naming the fix."""
@@ -517,3 +646,68 @@ class RemoteSettings:
                 f"or set {self.name.upper()}_{key.upper()}"
             )
         return str(value)
+
+
+def refuse_plaintext_over_http(settings: RemoteSettings, url: str, where: str) -> None:
+    """Raise :class:`~flask_oauth1_async.ConfigurationError` if *settings* would send ``PLAINTEXT`` to plain-http *url*.
+
+    ``PLAINTEXT`` puts the consumer secret and the token secret on the wire
+    as they are; RFC 5849 section 3.4.4 allows it over TLS only. The one
+    exception is a loopback host with ``allow_plaintext_over_http=True``.
+    *where* names what *url* is, for the message.
+    """
+    if settings.signature_method != "PLAINTEXT":
+        return
+    scheme, host, _ = origin_of(url)
+    if scheme != "http":
+        return
+    if settings.allow_plaintext_over_http and is_loopback(host):
+        return
+    hint = (
+        " (allow_plaintext_over_http=True covers loopback hosts only)"
+        if settings.allow_plaintext_over_http
+        else "; or, for a provider on this machine only, register it with allow_plaintext_over_http=True"
+    )
+    raise ConfigurationError(
+        f"remote app {settings.name!r} signs with PLAINTEXT, which sends the consumer secret and the token "
+        f"secret as they are, and its {where} is plain http ({redact_url(url)}): RFC 5849 section 3.4.4 "
+        "allows PLAINTEXT over TLS only. Use an https:// URL, or another signature_method (HMAC-SHA1)" + hint
+    )
+
+
+class InsecureSettingWarning(UserWarning):
+    """A remote app was registered with a setting that weakens its security.
+
+    Emitted once per remote (by ``register()``, ``init_app()`` or the first
+    use) for ``client_kwargs={"verify": False}`` (TLS certificates are not
+    checked) and ``signature_type="query"`` (the signature, token and
+    verifier travel in the URL, which httpx logs at INFO level). See
+    ``docs/security.rst``.
+    """
+
+
+def insecure_settings(name: str, client_kwargs: Mapping[str, Any] | None) -> list[tuple[str, str]]:
+    """``(kind, message)`` for each choice in *client_kwargs* that weakens remote *name*'s security."""
+    found: list[tuple[str, str]] = []
+    if not isinstance(client_kwargs, Mapping):
+        return found
+    if client_kwargs.get("verify", True) is False:
+        found.append(
+            (
+                "verify",
+                f"remote app {name!r} has client_kwargs['verify']=False: TLS certificates are not checked, so "
+                "anyone on the network path can read and change its calls, tokens included. Use it in tests "
+                "only; to trust a private CA, pass its bundle path or an ssl.SSLContext as verify instead",
+            )
+        )
+    signature_type = client_kwargs.get("signature_type")
+    if isinstance(signature_type, str) and signature_type.lower() == "query":
+        found.append(
+            (
+                "signature_type",
+                f"remote app {name!r} has signature_type='query': the signature, the token and the verifier "
+                "travel in the URL, which httpx logs at INFO level (servers and proxies log it too), and with "
+                "PLAINTEXT that URL holds the secrets themselves. Prefer signature_type='header'",
+            )
+        )
+    return found
