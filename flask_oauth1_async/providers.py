@@ -94,8 +94,10 @@ that behaves as documented, and never contact these hosts):
   signed with the consumer key and secret alone (no token), the OAuth
   parameters in the query string, HMAC-SHA256 (HMAC-SHA1 is accepted too).
   Over HTTPS WooCommerce expects HTTP Basic authentication instead, which
-  this package does not do. Source: WooCommerce REST API docs,
-  "Authentication over HTTP".
+  this package does not do. Registering it emits an
+  :class:`~flask_oauth1_async.InsecureSettingWarning`, as any remote with
+  query signatures does: the signed URLs show up in httpx's INFO log line.
+  Source: WooCommerce REST API docs, "Authentication over HTTP".
 """
 
 from __future__ import annotations
