@@ -40,16 +40,37 @@ __all__ = [
 ]
 
 
-def _clamp_timeouts(request: httpx.Request, deadline: Deadline) -> None:
-    """Let no single network operation of *request* wait beyond *deadline*."""
+#: The httpx timeout each phase of a request raises.
+_PHASES: tuple[tuple[type[httpx.TimeoutException], str], ...] = (
+    (httpx.ConnectTimeout, "connect"),
+    (httpx.ReadTimeout, "read"),
+    (httpx.WriteTimeout, "write"),
+    (httpx.PoolTimeout, "pool"),
+)
+
+
+def _clamp_timeouts(request: httpx.Request, deadline: Deadline) -> frozenset[str]:
+    """Let no single network operation of *request* wait beyond *deadline*; return the phases cut short."""
     remaining = deadline.remaining()
     if remaining <= 0:
         raise DeadlineExceeded
     timeouts = dict(request.extensions.get("timeout") or {})
+    clamped: set[str] = set()
     for phase in ("connect", "read", "write", "pool"):
         current = timeouts.get(phase)
-        timeouts[phase] = remaining if current is None else min(current, remaining)
+        if current is None or current > remaining:
+            timeouts[phase] = remaining
+            clamped.add(phase)
     request.extensions["timeout"] = timeouts
+    return frozenset(clamped)
+
+
+def _deadline_fired(exc: httpx.TimeoutException, deadline: Deadline | None, clamped: frozenset[str]) -> bool:
+    """Whether *exc* is the deadline at work: a phase whose timeout it cut short, or simply past it."""
+    if deadline is None:
+        return False
+    phase = next((name for cls, name in _PHASES if isinstance(exc, cls)), None)
+    return phase in clamped or _past(deadline)
 
 
 def _past(deadline: Deadline | None) -> bool:
@@ -97,8 +118,7 @@ def _send_sync(client: httpx.Client, effect: Send) -> httpx.Response:
     # Bounded: the answer is streamed, and the size and the deadline are checked
     # between chunks (a trickling server hands over one chunk per read).
     deadline = effect.deadline
-    if deadline is not None:
-        _clamp_timeouts(effect.request, deadline)
+    clamped = _clamp_timeouts(effect.request, deadline) if deadline is not None else frozenset()
     reader = _Reader(effect.limit, deadline)
     try:
         if effect.follow_redirects is None:
@@ -112,7 +132,7 @@ def _send_sync(client: httpx.Client, effect: Send) -> httpx.Response:
         finally:
             response.close()
     except httpx.TimeoutException as exc:
-        if _past(deadline):  # an operation cut short by the clamped timeouts
+        if _deadline_fired(exc, deadline, clamped):
             raise DeadlineExceeded from exc
         raise
     return reader.finish(response)
@@ -133,6 +153,11 @@ async def _perform_async(client: httpx.AsyncClient, effect: Send) -> httpx.Respo
     return reader.finish(response)
 
 
+async def _bounded_async(client: httpx.AsyncClient, effect: Send, deadline: Deadline) -> httpx.Response:
+    # The whole exchange under one timeout, measured on the loop that does the work.
+    return await asyncio.wait_for(_perform_async(client, effect), max(deadline.remaining(), 0.0))
+
+
 async def _send_async(
     client: httpx.AsyncClient, effect: Send, run_on_loop: Callable[[Any], Awaitable[Any]] | None
 ) -> httpx.Response:
@@ -146,22 +171,25 @@ async def _send_async(
     if deadline is None:
         performing = _perform_async(client, effect)
         return await (performing if run_on_loop is None else run_on_loop(performing))
-    _clamp_timeouts(effect.request, deadline)
-    # The whole exchange runs under one timeout, on the loop that does the work;
-    # the wait of this loop for it (a hop to the background loop) is bounded too.
-    inner = asyncio.wait_for(_perform_async(client, effect), max(deadline.remaining(), 0.0))
+    clamped = _clamp_timeouts(effect.request, deadline)
     try:
         if run_on_loop is None:
-            return await inner
-        return await asyncio.wait_for(run_on_loop(inner), max(deadline.remaining(), 0.0) + _HOP_GRACE)
-    except (asyncio.TimeoutError, httpx.TimeoutException) as exc:
-        if isinstance(exc, asyncio.TimeoutError) or _past(deadline):
+            return await _bounded_async(client, effect, deadline)
+        # The wait of this loop for the background loop is bounded too, with a grace
+        # that only a stuck loop outlasts: cancelling the work there while it closes
+        # its connection (after its own timeout fired) would leave the socket open.
+        waiting = max(deadline.remaining(), 0.0) + _HOP_GRACE
+        return await asyncio.wait_for(run_on_loop(_bounded_async(client, effect, deadline)), waiting)
+    except asyncio.TimeoutError as exc:
+        raise DeadlineExceeded from exc
+    except httpx.TimeoutException as exc:
+        if _deadline_fired(exc, deadline, clamped):
             raise DeadlineExceeded from exc
         raise
 
 
 #: Seconds the caller's loop waits beyond the deadline for the background loop to report it.
-_HOP_GRACE = 0.5
+_HOP_GRACE = 5.0
 
 
 #: How a blocking caller runs a coroutine function: ``to_sync(func)(*args)`` (asgiref's, or the app's own).

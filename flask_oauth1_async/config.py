@@ -396,7 +396,10 @@ class RemoteOptions(TypedDict, total=False):
             "longer. A number sets the deadline of every call of the remote, resource calls included; "
             "``False`` turns it off everywhere. A resource call's own ``deadline=`` wins (see `Per-call "
             "options`_). A call that goes beyond its deadline raises "
-            ":class:`~flask_oauth1_async.RequestTimeoutError` with ``deadline`` set.",
+            ":class:`~flask_oauth1_async.RequestTimeoutError` with ``deadline`` set. An awaited call ends "
+            "at the deadline; a blocking one checks it between reads and cuts each network wait to the time "
+            "that was left when the request went out, so a provider that stalls just before the deadline "
+            "may hold it up to that long past it.",
             check=_deadline,
         ),
     ]
