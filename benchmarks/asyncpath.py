@@ -62,8 +62,9 @@ async def _fetch_async() -> dict[str, str]:
 
 def register_remotes(clients: Clients) -> None:
     """Remotes with a ``fetch_token`` of each kind (called before the app serves requests)."""
-    common = {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}
     for scheme in ("http", "https"):
+        origins = [clients.base_urls[scheme]]  # the calls are signed for the upstream's absolute URLs
+        common = {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "allowed_origins": origins}
         clients.oauth.register(f"up_{scheme}_fetch_sync", fetch_token=_fetch_sync, **common)
         clients.oauth.register(f"up_{scheme}_fetch_async", fetch_token=_fetch_async, **common)
         clients.oauth.register(f"up_{scheme}_fetch_sync_fast", fetch_token=_fetch_sync, client_kwargs=FAST, **common)

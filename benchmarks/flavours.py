@@ -173,30 +173,18 @@ class Clients:
         # 5/6: ours
         self.oauth = OAuth(app)
         for scheme in SCHEMES:
-            self.oauth.register(f"up_{scheme}", client_id=CLIENT_ID, client_secret=CLIENT_SECRET)
-            self.oauth.register(
-                f"up_{scheme}_fast", client_id=CLIENT_ID, client_secret=CLIENT_SECRET, client_kwargs=FAST
-            )
-            self.oauth.register(
-                f"up_{scheme}_http2",
-                client_id=CLIENT_ID,
-                client_secret=CLIENT_SECRET,
-                client_kwargs={"http2": True},
-            )
+            # The calls are signed for the upstream's absolute URLs: its origin is the remote's.
+            own = {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "allowed_origins": [base_urls[scheme]]}
+            self.oauth.register(f"up_{scheme}", **own)
+            self.oauth.register(f"up_{scheme}_fast", client_kwargs=FAST, **own)
+            self.oauth.register(f"up_{scheme}_http2", client_kwargs={"http2": True}, **own)
             # A configuration variant for the fan-out run: keep up to 100 idle connections
             # (httpx's default keeps 20).
-            self.oauth.register(
-                f"up_{scheme}_pool100",
-                client_id=CLIENT_ID,
-                client_secret=CLIENT_SECRET,
-                client_kwargs={"limits": POOL100},
-            )
+            self.oauth.register(f"up_{scheme}_pool100", client_kwargs={"limits": POOL100}, **own)
             # Two fresh remotes for the idle-pool experiment (see scenarios.idle_pool_cost).
             for suffix in ("idle1", "idle20"):
-                self.oauth.register(f"up_{scheme}_{suffix}", client_id=CLIENT_ID, client_secret=CLIENT_SECRET)
-                self.oauth.register(
-                    f"up_{scheme}_fast_{suffix}", client_id=CLIENT_ID, client_secret=CLIENT_SECRET, client_kwargs=FAST
-                )
+                self.oauth.register(f"up_{scheme}_{suffix}", **own)
+                self.oauth.register(f"up_{scheme}_fast_{suffix}", client_kwargs=FAST, **own)
 
         # 3: Authlib, Flask (requests)
         with warnings.catch_warnings():

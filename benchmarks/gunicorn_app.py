@@ -41,8 +41,9 @@ def create_app() -> Flask:
     app = Flask("bench_gunicorn")
     app.secret_key = "bench-gunicorn"
     oauth = OAuth(app)
-    oauth.register("up", client_id=CLIENT_ID, client_secret=CLIENT_SECRET)
-    oauth.register("fast", client_id=CLIENT_ID, client_secret=CLIENT_SECRET, client_kwargs=FAST)
+    own = {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "allowed_origins": [upstream]}
+    oauth.register("up", **own)
+    oauth.register("fast", client_kwargs=FAST, **own)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         from authlib.integrations.flask_client import OAuth as AuthlibOAuth

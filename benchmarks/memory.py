@@ -49,7 +49,7 @@ def _child(kind: str, base_url: str, total: int, conn: Any) -> None:
 
     app = Flask("bench_memory")
     oauth = OAuth(app)
-    remote = oauth.register("up", client_id=CLIENT_ID, client_secret=CLIENT_SECRET)
+    remote = oauth.register("up", client_id=CLIENT_ID, client_secret=CLIENT_SECRET, allowed_origins=[base_url])
     url = base_url + API_PATH
 
     @app.get("/view")

@@ -33,15 +33,19 @@ from .errors import (
     MissingVerifierError,
     OAuth1Error,
     OAuthError,
+    OriginNotAllowedError,
     ProviderError,
     ProviderHTTPError,
     RateLimitedError,
+    RedirectRefusedError,
     RequestTimeoutError,
+    ResponseTooLargeError,
     TransportError,
 )
 from .registry import EXTENSION_KEY, OAuth
 from .remote import RemoteApp
 from .retry import RetryPolicy
+from .settings import InsecureSettingWarning
 from .signing import Signer
 from .temporary_credentials import TemporaryCredentialCache
 from .tokens import OAuth1Token, TokenLike
@@ -60,6 +64,7 @@ __all__ = [
     "DualRedirect",
     "DualResponse",
     "DualToken",
+    "InsecureSettingWarning",
     "InvalidTokenResponseError",
     "MissingTokenError",
     "MissingVerifierError",
@@ -68,12 +73,15 @@ __all__ = [
     "OAuth1Error",
     "OAuth1Token",
     "OAuthError",
+    "OriginNotAllowedError",
     "PendingCall",
     "ProviderError",
     "ProviderHTTPError",
     "RateLimitedError",
+    "RedirectRefusedError",
     "RemoteApp",
     "RequestTimeoutError",
+    "ResponseTooLargeError",
     "RetryPolicy",
     "Signer",
     "TemporaryCredentialCache",

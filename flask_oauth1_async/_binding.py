@@ -23,8 +23,8 @@ from ._loop_thread import loop_thread
 from ._loops import home_of_running_loop
 from ._pools import ClientPool, check_client_options
 from ._process import ProcessLock
-from .config import RemoteSettings
 from .errors import ConfigurationError
+from .settings import RemoteSettings
 from .signing import Signer
 from .temporary_credentials import (
     CacheStore,

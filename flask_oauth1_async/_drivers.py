@@ -24,7 +24,7 @@ from asgiref.sync import async_to_sync, iscoroutinefunction, sync_to_async
 
 from . import _telemetry
 from ._dual import in_event_loop
-from ._effects import Build, Flow, Send, Sleep
+from ._effects import TRUNCATED, Build, Deadline, DeadlineExceeded, Flow, Send, Sleep
 from ._http import httpx
 
 #: Checked once: without opentelemetry-api the drivers never touch telemetry.
@@ -40,20 +40,156 @@ __all__ = [
 ]
 
 
+#: The httpx timeout each phase of a request raises.
+_PHASES: tuple[tuple[type[httpx.TimeoutException], str], ...] = (
+    (httpx.ConnectTimeout, "connect"),
+    (httpx.ReadTimeout, "read"),
+    (httpx.WriteTimeout, "write"),
+    (httpx.PoolTimeout, "pool"),
+)
+
+
+def _clamp_timeouts(request: httpx.Request, deadline: Deadline) -> frozenset[str]:
+    """Let no single network operation of *request* wait beyond *deadline*; return the phases cut short."""
+    remaining = deadline.remaining()
+    if remaining <= 0:
+        raise DeadlineExceeded
+    timeouts = dict(request.extensions.get("timeout") or {})
+    clamped: set[str] = set()
+    for phase in ("connect", "read", "write", "pool"):
+        current = timeouts.get(phase)
+        if current is None or current > remaining:
+            timeouts[phase] = remaining
+            clamped.add(phase)
+    request.extensions["timeout"] = timeouts
+    return frozenset(clamped)
+
+
+def _deadline_fired(exc: httpx.TimeoutException, deadline: Deadline | None, clamped: frozenset[str]) -> bool:
+    """Whether *exc* is the deadline at work: a phase whose timeout it cut short, or simply past it."""
+    if deadline is None:
+        return False
+    phase = next((name for cls, name in _PHASES if isinstance(exc, cls)), None)
+    return phase in clamped or _past(deadline)
+
+
+def _past(deadline: Deadline | None) -> bool:
+    return deadline is not None and deadline.remaining() <= 0
+
+
+class _Reader:
+    """Collects an answer's body chunk by chunk, within a byte limit and a deadline."""
+
+    __slots__ = ("chunks", "deadline", "limit", "size", "truncated")
+
+    def __init__(self, limit: int | None, deadline: Deadline | None) -> None:
+        self.limit = limit
+        self.deadline = deadline
+        self.chunks: list[bytes] = []
+        self.size = 0
+        self.truncated = False
+
+    def take(self, chunk: bytes) -> bool:
+        """Keep *chunk*; False once the limit is reached (stop reading). Raises past the deadline."""
+        if _past(self.deadline):
+            raise DeadlineExceeded
+        if self.limit is not None and self.size + len(chunk) > self.limit:
+            self.chunks.append(chunk[: self.limit - self.size])
+            self.size = self.limit
+            self.truncated = True
+            return False
+        self.chunks.append(chunk)
+        self.size += len(chunk)
+        return True
+
+    def finish(self, response: httpx.Response) -> httpx.Response:
+        # What response.read() does, within bounds: the body becomes the response's content.
+        response._content = b"".join(self.chunks)
+        if self.truncated:
+            response.extensions[TRUNCATED] = True
+        return response
+
+
 def _send_sync(client: httpx.Client, effect: Send) -> httpx.Response:
-    if effect.follow_redirects is None:
-        return client.send(effect.request)
-    return client.send(effect.request, follow_redirects=effect.follow_redirects)
+    if effect.limit is None and effect.deadline is None:
+        if effect.follow_redirects is None:
+            return client.send(effect.request)
+        return client.send(effect.request, follow_redirects=effect.follow_redirects)
+    # Bounded: the answer is streamed, and the size and the deadline are checked
+    # between chunks (a trickling server hands over one chunk per read).
+    deadline = effect.deadline
+    clamped = _clamp_timeouts(effect.request, deadline) if deadline is not None else frozenset()
+    reader = _Reader(effect.limit, deadline)
+    try:
+        if effect.follow_redirects is None:
+            response = client.send(effect.request, stream=True)
+        else:
+            response = client.send(effect.request, stream=True, follow_redirects=effect.follow_redirects)
+        try:
+            for chunk in response.iter_bytes():
+                if not reader.take(chunk):
+                    break
+        finally:
+            response.close()
+    except httpx.TimeoutException as exc:
+        if _deadline_fired(exc, deadline, clamped):
+            raise DeadlineExceeded from exc
+        raise
+    return reader.finish(response)
 
 
-def _send_async(
-    client: httpx.AsyncClient, effect: Send, run_on_loop: Callable[[Any], Awaitable[Any]] | None
-) -> Awaitable[httpx.Response]:
+async def _perform_async(client: httpx.AsyncClient, effect: Send) -> httpx.Response:
     if effect.follow_redirects is None:
-        sending = client.send(effect.request)
+        response = await client.send(effect.request, stream=True)
     else:
-        sending = client.send(effect.request, follow_redirects=effect.follow_redirects)
-    return sending if run_on_loop is None else run_on_loop(sending)
+        response = await client.send(effect.request, stream=True, follow_redirects=effect.follow_redirects)
+    reader = _Reader(effect.limit, effect.deadline)
+    try:
+        async for chunk in response.aiter_bytes():
+            if not reader.take(chunk):
+                break
+    finally:
+        await response.aclose()
+    return reader.finish(response)
+
+
+async def _bounded_async(client: httpx.AsyncClient, effect: Send, deadline: Deadline) -> httpx.Response:
+    # The whole exchange under one timeout, measured on the loop that does the work.
+    return await asyncio.wait_for(_perform_async(client, effect), max(deadline.remaining(), 0.0))
+
+
+async def _send_async(
+    client: httpx.AsyncClient, effect: Send, run_on_loop: Callable[[Any], Awaitable[Any]] | None
+) -> httpx.Response:
+    if effect.limit is None and effect.deadline is None:
+        if effect.follow_redirects is None:
+            sending = client.send(effect.request)
+        else:
+            sending = client.send(effect.request, follow_redirects=effect.follow_redirects)
+        return await (sending if run_on_loop is None else run_on_loop(sending))
+    deadline = effect.deadline
+    if deadline is None:
+        performing = _perform_async(client, effect)
+        return await (performing if run_on_loop is None else run_on_loop(performing))
+    clamped = _clamp_timeouts(effect.request, deadline)
+    try:
+        if run_on_loop is None:
+            return await _bounded_async(client, effect, deadline)
+        # The wait of this loop for the background loop is bounded too, with a grace
+        # that only a stuck loop outlasts: cancelling the work there while it closes
+        # its connection (after its own timeout fired) would leave the socket open.
+        waiting = max(deadline.remaining(), 0.0) + _HOP_GRACE
+        return await asyncio.wait_for(run_on_loop(_bounded_async(client, effect, deadline)), waiting)
+    except asyncio.TimeoutError as exc:
+        raise DeadlineExceeded from exc
+    except httpx.TimeoutException as exc:
+        if _deadline_fired(exc, deadline, clamped):
+            raise DeadlineExceeded from exc
+        raise
+
+
+#: Seconds the caller's loop waits beyond the deadline for the background loop to report it.
+_HOP_GRACE = 5.0
 
 
 #: How a blocking caller runs a coroutine function: ``to_sync(func)(*args)`` (asgiref's, or the app's own).

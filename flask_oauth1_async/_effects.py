@@ -10,7 +10,10 @@ the effects, blocking or awaited.
 
 * :class:`Build` - "build this :class:`httpx.Request` with the client's defaults";
 * :class:`Send` - "send this request and give me the response", with a
-  :class:`SendLabel` naming the remote and the step (used for telemetry);
+  :class:`SendLabel` naming the remote and the step (used for telemetry),
+  and optionally a byte *limit* on the answer and a :class:`Deadline` for
+  the whole exchange (the drivers raise :class:`DeadlineExceeded` when it
+  passes, and cut an answer beyond the limit, marking it :data:`TRUNCATED`);
 * :class:`Sleep` - "wait this long" (a retry honouring ``Retry-After``);
 * :class:`Invoke` - "call this user callback (``fetch_token``, a cache
   method), which may be a plain function or an ``async def``", optionally
@@ -19,6 +22,7 @@ the effects, blocking or awaited.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, Generator
 from typing import Any, NamedTuple, Protocol, TypeVar
 
@@ -27,7 +31,44 @@ from ._urls import redact_url
 
 T = TypeVar("T")
 
-__all__ = ["Build", "Effect", "Flow", "Gate", "Invoke", "Send", "SendLabel", "Sleep"]
+__all__ = [
+    "TRUNCATED",
+    "Build",
+    "Deadline",
+    "DeadlineExceeded",
+    "Effect",
+    "Flow",
+    "Gate",
+    "Invoke",
+    "Send",
+    "SendLabel",
+    "Sleep",
+]
+
+#: The key of ``response.extensions`` that a driver sets to True when it cut an answer at its limit.
+TRUNCATED = "flask_oauth1_async.truncated"
+
+
+class Deadline(NamedTuple):
+    """When a call must be over: an absolute :func:`time.monotonic` time, and the length it was given."""
+
+    #: The :func:`time.monotonic` time after which the call fails.
+    at: float
+    #: The length of the deadline in seconds (for messages).
+    seconds: float
+
+    @classmethod
+    def after(cls, seconds: float) -> Deadline:
+        """The deadline *seconds* from now."""
+        return cls(time.monotonic() + seconds, seconds)
+
+    def remaining(self) -> float:
+        """Seconds left (negative once it has passed)."""
+        return self.at - time.monotonic()
+
+
+class DeadlineExceeded(Exception):
+    """Raised by a driver into the flow when a :class:`Send` went beyond its :class:`Deadline`."""
 
 
 class Gate(Protocol):
@@ -66,16 +107,31 @@ class SendLabel(NamedTuple):
 
 
 class Send:
-    """Effect: send a request and return the (fully read) response."""
+    """Effect: send a request and return the (fully read) response.
 
-    __slots__ = ("follow_redirects", "label", "request")
+    With a *limit*, at most that many bytes of the answer are read: the rest
+    is left unread, the connection closed, and the response's
+    ``extensions[TRUNCATED]`` set. With a *deadline*, the whole exchange
+    (connecting, sending, every read) must end by then, or the driver raises
+    :class:`DeadlineExceeded`.
+    """
+
+    __slots__ = ("deadline", "follow_redirects", "label", "limit", "request")
 
     def __init__(
-        self, request: httpx.Request, follow_redirects: bool | None = None, label: SendLabel | None = None
+        self,
+        request: httpx.Request,
+        follow_redirects: bool | None = None,
+        label: SendLabel | None = None,
+        *,
+        limit: int | None = None,
+        deadline: Deadline | None = None,
     ) -> None:
         self.request = request
         self.follow_redirects = follow_redirects
         self.label = label
+        self.limit = limit
+        self.deadline = deadline
 
     def __repr__(self) -> str:
         return f"Send({self.request.method} {redact_url(self.request.url)})"

@@ -8,12 +8,13 @@ verifier - or with ``PLAINTEXT``, the secrets - may travel).
 
 from __future__ import annotations
 
+import ipaddress
 from urllib.parse import urlsplit, urlunsplit
 
 from ._http import httpx
 from .errors import ConfigurationError
 
-__all__ = ["Origin", "join_url", "origin_of", "redact_url"]
+__all__ = ["Origin", "format_origin", "is_loopback", "join_url", "origin_of", "redact_url"]
 
 #: ``(scheme, host, port)``, lower-cased, with the default port filled in.
 Origin = tuple[str, str, int | None]
@@ -44,6 +45,27 @@ def origin_of(url: str | httpx.URL) -> Origin:
     except ValueError:
         port = None
     return (scheme, (parts.hostname or "").lower(), port or _DEFAULT_PORTS.get(scheme))
+
+
+def format_origin(origin: Origin) -> str:
+    """``scheme://host[:port]`` of *origin*, the port shown only when it is not the scheme's default."""
+    scheme, host, port = origin
+    if ":" in host:
+        host = f"[{host}]"
+    if port is None or _DEFAULT_PORTS.get(scheme) == port:
+        return f"{scheme}://{host}"
+    return f"{scheme}://{host}:{port}"
+
+
+def is_loopback(host: str) -> bool:
+    """True for a name or address of this machine: ``localhost`` (and ``*.localhost``), 127.0.0.0/8, ``::1``."""
+    host = host.strip("[]").lower().rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def join_url(base: str | None, url: str) -> str:

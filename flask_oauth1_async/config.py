@@ -11,23 +11,24 @@ the same way in :class:`SigningOptions`, their defaults being those of
 :class:`~flask_oauth1_async.Signer`.
 
 :func:`resolve_settings` merges the keywords with the config keys;
-:meth:`RemoteSettings.from_mapping` checks the result once and freezes it.
-Everything else here (:data:`CONFIG_KEYS`, :data:`EXTRA_KEYS`,
+:class:`~flask_oauth1_async.settings.RemoteSettings` checks the result once
+and freezes it. Everything else here (:data:`CONFIG_KEYS`, :data:`EXTRA_KEYS`,
 :data:`DICT_SETTINGS`, :data:`OAUTH1_CLIENT_KWARGS`) is derived from the two
-declarations. A new setting, or a provider quirk that needs one, is a new key
-of :class:`RemoteOptions` and a field of :class:`RemoteSettings` that the
-flows read (see ``docs/how-it-works.rst``).
+declarations; the checks they name are in ``_checks.py``. A new setting, or a
+provider quirk that needs one, is a new key of :class:`RemoteOptions` and a
+field of :class:`~flask_oauth1_async.settings.RemoteSettings` that the flows
+read (see ``docs/how-it-works.rst``).
 """
 
 import dataclasses
 import inspect
 import sys
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Annotated, Any, TypedDict
 
-from .errors import ConfigurationError
+from . import _checks
 from .retry import RetryPolicy
 from .signing import Signer
 
@@ -39,9 +40,9 @@ __all__ = [
     "SETTINGS",
     "SIGNING_OPTIONS",
     "RemoteOptions",
-    "RemoteSettings",
     "Setting",
     "SigningOptions",
+    "check_keywords",
     "resolve_settings",
 ]
 
@@ -72,67 +73,6 @@ class Setting:
 # -- checks --------------------------------------------------------------------------------------
 
 
-def _text(remote: str, key: str, value: Any) -> str:
-    if not isinstance(value, str):
-        raise ConfigurationError(f"{key} of remote app {remote!r} must be a str, not {type(value).__name__}")
-    return value
-
-
-def _credential(remote: str, key: str, value: Any) -> str:
-    # A config read with app.config.from_prefixed_env() turns a numeric key into an int.
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    return _text(remote, key, value)
-
-
-def _param_name(remote: str, key: str, value: Any) -> str:
-    name = _text(remote, key, value)
-    if not name:
-        raise ConfigurationError(f"{key} of remote app {remote!r} must be a non-empty parameter name")
-    return name
-
-
-def _method(remote: str, key: str, value: Any) -> str:
-    method = _text(remote, key, value).strip().upper()
-    if not method.isalpha():
-        raise ConfigurationError(f"{key} of remote app {remote!r} must be an HTTP method such as 'POST', not {value!r}")
-    return method
-
-
-def _mapping(remote: str, key: str, value: Any) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise ConfigurationError(f"{key} of remote app {remote!r} must be a dict, not {type(value).__name__}")
-    return MappingProxyType(dict(value))
-
-
-def _callable(remote: str, key: str, value: Any) -> Any:
-    if not callable(value):
-        raise ConfigurationError(f"{key} of remote app {remote!r} must be callable")
-    return value
-
-
-def _flag(remote: str, key: str, value: Any) -> bool:
-    return bool(value)
-
-
-def _positive_seconds(remote: str, key: str, value: Any) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-        raise ConfigurationError(f"{key} of remote app {remote!r} must be a positive int (seconds)")
-    return value
-
-
-def _consumer_only(remote: str, key: str, value: Any) -> bool | str:
-    if value not in (False, True, "empty"):
-        raise ConfigurationError(f"{key} of remote app {remote!r} must be False, True or 'empty'")
-    return value  # type: ignore[no-any-return]
-
-
-def _retry(remote: str, key: str, value: Any) -> RetryPolicy:
-    if not isinstance(value, RetryPolicy):
-        raise ConfigurationError(f"{key} of remote app {remote!r} must be a flask_oauth1_async.RetryPolicy")
-    return value
-
-
 # -- the declarations ----------------------------------------------------------------------------
 
 
@@ -145,15 +85,21 @@ class RemoteOptions(TypedDict, total=False):
 
     client_id: Annotated[
         str | None,
-        Setting("The consumer key. Required (here or in the config).", config_key=True, check=_credential),
+        Setting("The consumer key. Required (here or in the config).", config_key=True, check=_checks.credential),
     ]
     client_secret: Annotated[
         str | None,
-        Setting("The consumer secret. May be empty for the ``RSA-*`` methods.", config_key=True, check=_credential),
+        Setting(
+            "The consumer secret. May be empty for the ``RSA-*`` methods.", config_key=True, check=_checks.credential
+        ),
     ]
     request_token_url: Annotated[
         str | None,
-        Setting("The temporary-credential endpoint. Needed by ``authorize_redirect()``.", config_key=True, check=_text),
+        Setting(
+            "The temporary-credential endpoint. Needed by ``authorize_redirect()``.",
+            config_key=True,
+            check=_checks.text,
+        ),
     ]
     request_token_params: Annotated[
         Mapping[str, Any] | None,
@@ -162,12 +108,16 @@ class RemoteOptions(TypedDict, total=False):
             "on Twitter/X). They are signed and sent in the form body, or in the query when "
             "``request_token_method`` is not POST or PUT.",
             config_key=True,
-            check=_mapping,
+            check=_checks.mapping,
         ),
     ]
     access_token_url: Annotated[
         str | None,
-        Setting("The token-credential endpoint. Needed by ``authorize_access_token()``.", config_key=True, check=_text),
+        Setting(
+            "The token-credential endpoint. Needed by ``authorize_access_token()``.",
+            config_key=True,
+            check=_checks.text,
+        ),
     ]
     access_token_params: Annotated[
         Mapping[str, Any] | None,
@@ -175,13 +125,15 @@ class RemoteOptions(TypedDict, total=False):
             "A dict of extra parameters for that endpoint, placed like ``request_token_params``. Keywords "
             "passed to ``authorize_access_token()`` win over these.",
             config_key=True,
-            check=_mapping,
+            check=_checks.mapping,
         ),
     ]
     authorize_url: Annotated[
         str | None,
         Setting(
-            "Where the browser is sent to approve. Needed by ``authorize_redirect()``.", config_key=True, check=_text
+            "Where the browser is sent to approve. Needed by ``authorize_redirect()``.",
+            config_key=True,
+            check=_checks.text,
         ),
     ]
     authorize_params: Annotated[
@@ -191,7 +143,7 @@ class RemoteOptions(TypedDict, total=False):
             "``expiration``, Flickr's ``perms``...). Keywords passed to ``authorize_redirect()`` are added "
             "too, and win over these.",
             config_key=True,
-            check=_mapping,
+            check=_checks.mapping,
         ),
     ]
     api_base_url: Annotated[
@@ -204,7 +156,7 @@ class RemoteOptions(TypedDict, total=False):
             '``"/2/users/me"`` means ``https://api.x.com/2/users/me``. URLs starting with ``http://`` or '
             "``https://`` are used as they are; protocol-relative ``//host/...`` URLs are refused.",
             config_key=True,
-            check=_text,
+            check=_checks.text,
         ),
     ]
     client_kwargs: Annotated[
@@ -212,7 +164,7 @@ class RemoteOptions(TypedDict, total=False):
         Setting(
             "A dict of HTTP-client options (passed to httpx) and OAuth 1 signing options; see `client_kwargs`_.",
             config_key=True,
-            check=_mapping,
+            check=_checks.mapping,
         ),
     ]
     fetch_token: Annotated[
@@ -220,7 +172,7 @@ class RemoteOptions(TypedDict, total=False):
         Setting(
             "A callable **without arguments** returning this remote's token for the current user (sync or "
             "async). It takes precedence over the registry's ``fetch_token(name)``.",
-            check=_callable,
+            check=_checks.callable_value,
         ),
     ]
     require_callback_confirmed: Annotated[
@@ -232,7 +184,7 @@ class RemoteOptions(TypedDict, total=False):
             "longer required, and a callback without ``oauth_verifier`` completes the login, the "
             "access-token request being signed without a verifier.",
             default=True,
-            check=_flag,
+            check=_checks.flag,
         ),
     ]
     request_token_ttl: Annotated[
@@ -241,7 +193,7 @@ class RemoteOptions(TypedDict, total=False):
             "Seconds a login may take between ``authorize_redirect()`` and the callback. Default ``600``. "
             "See :doc:`temporary-credentials`.",
             default=600,
-            check=_positive_seconds,
+            check=_checks.positive_seconds,
         ),
     ]
     request_token_method: Annotated[
@@ -250,16 +202,18 @@ class RemoteOptions(TypedDict, total=False):
             'HTTP method for the request-token call. Default ``"POST"``; some providers (Flickr\'s '
             'examples, for instance) use ``"GET"``.',
             default="POST",
-            check=_method,
+            check=_checks.http_method,
         ),
     ]
     access_token_method: Annotated[
         str,
-        Setting('HTTP method for the access-token call. Default ``"POST"``.', default="POST", check=_method),
+        Setting(
+            'HTTP method for the access-token call. Default ``"POST"``.', default="POST", check=_checks.http_method
+        ),
     ]
     access_token_headers: Annotated[
         Mapping[str, Any] | None,
-        Setting("A dict of extra HTTP headers for the access-token call.", check=_mapping),
+        Setting("A dict of extra HTTP headers for the access-token call.", check=_checks.mapping),
     ]
     consumer_only: Annotated[
         bool | str,
@@ -272,7 +226,7 @@ class RemoteOptions(TypedDict, total=False):
             ":class:`~flask_oauth1_async.ConfigurationError`. It applies to ``get()``, ``post()``... only; "
             "the login views are not affected, and a call can override it (see `Per-call options`_).",
             default=False,
-            check=_consumer_only,
+            check=_checks.consumer_only,
         ),
     ]
     retry: Annotated[
@@ -280,7 +234,7 @@ class RemoteOptions(TypedDict, total=False):
         Setting(
             "A :class:`flask_oauth1_async.RetryPolicy` that resends rate-limited resource calls; ``None`` "
             "(default) never retries. See `Retrying rate-limited calls`_.",
-            check=_retry,
+            check=_checks.retry_policy,
         ),
     ]
     authorize_token_param: Annotated[
@@ -289,7 +243,7 @@ class RemoteOptions(TypedDict, total=False):
             "The name under which the request token is put in the authorize URL. Default "
             '``"oauth_token"``, as RFC 5849 says; E*TRADE wants ``"token"``.',
             default="oauth_token",
-            check=_param_name,
+            check=_checks.param_name,
         ),
     ]
     authorize_consumer_key_param: Annotated[
@@ -297,7 +251,60 @@ class RemoteOptions(TypedDict, total=False):
         Setting(
             'If set, the authorize URL also carries the consumer key under this name (E*TRADE: ``"key"``). '
             "Default ``None``: no consumer key in that URL.",
-            check=_param_name,
+            check=_checks.param_name,
+        ),
+    ]
+    allowed_origins: Annotated[
+        Sequence[str] | None,
+        Setting(
+            'A list of origins (``"https://host"`` or ``"https://host:port"``) besides the remote\'s own that '
+            "resource calls may be **signed** for. The remote's own origins are those of ``api_base_url``, "
+            "``request_token_url`` and ``access_token_url``. A signed call to any other origin raises "
+            ":class:`~flask_oauth1_async.OriginNotAllowedError` before anything is sent, so that a URL that "
+            "came from a user never carries the user's token (or, with ``PLAINTEXT``, the secrets) to "
+            "another host; unsigned calls (``withhold_token=True``) may go anywhere. The presets list their "
+            "providers' other hosts (Flickr's upload host ``https://up.flickr.com``, for instance); a list "
+            "given to :func:`providers.register() <flask_oauth1_async.providers.register>` replaces the "
+            "preset's, so repeat its entries. See :doc:`security`.",
+            default=(),
+            check=_checks.origins,
+        ),
+    ]
+    allow_plaintext_over_http: Annotated[
+        bool,
+        Setting(
+            "Default ``False``: a remote that signs with ``PLAINTEXT`` refuses every ``http://`` endpoint "
+            "- a token URL, ``api_base_url``, an entry of ``allowed_origins`` (all checked by ``register()`` "
+            "and ``init_app()``) or the URL of a call - with :class:`~flask_oauth1_async.ConfigurationError`: "
+            "``PLAINTEXT`` sends the consumer secret and the token secret as they are, and RFC 5849 "
+            "(section 3.4.4) allows it over TLS only. ``True`` lifts the rule for loopback hosts only "
+            "(``localhost``, ``127.0.0.0/8``, ``::1``): a provider running on the development machine, such "
+            "as :class:`~flask_oauth1_async.testing.FakeProvider` over plain HTTP. It never allows "
+            "``PLAINTEXT`` over plain HTTP to another host.",
+            default=False,
+            check=_checks.flag,
+        ),
+    ]
+    deadline: Annotated[
+        float | bool | None,
+        Setting(
+            "How long, in seconds, one call may take from start to end: waiting for a connection, "
+            "connecting, sending, each redirect hop and retry, and reading the whole answer. httpx's "
+            "``timeout`` bounds each network operation on its own, so a provider that sends a byte every "
+            "now and then never trips it; the deadline does. Unset (the default), the token calls of a "
+            "login (``authorize_redirect()``, ``authorize_access_token()``) get a deadline equal to the sum "
+            "of httpx's four timeouts, connect + read + write + pool - what one request may take when each "
+            "phase uses its whole allowance: 20 s with httpx's default timeout of 5 s, 4 s with "
+            '``client_kwargs={"timeout": 1.0}``, none when one of them is turned off (``None``) - and '
+            "resource calls (``get()``...) get none, since a large download or upload may rightly take "
+            "longer. A number sets the deadline of every call of the remote, resource calls included; "
+            "``False`` turns it off everywhere. A resource call's own ``deadline=`` wins (see `Per-call "
+            "options`_). A call that goes beyond its deadline raises "
+            ":class:`~flask_oauth1_async.RequestTimeoutError` with ``deadline`` set. An awaited call ends "
+            "at the deadline; a blocking one checks it between reads and cuts each network wait to the time "
+            "that was left when the request went out, so a provider that stalls just before the deadline "
+            "may hold it up to that long past it.",
+            check=_checks.deadline,
         ),
     ]
 
@@ -323,7 +330,8 @@ class SigningOptions(TypedDict, total=False):
             'header), ``"query"`` or ``"body"`` (only for form-encoded requests). Prefer the header: '
             'with ``"query"`` the signed URL, protocol parameters included, shows up wherever URLs are '
             "logged (httpx's own INFO log line, ``raise_for_status()`` messages, server access logs) - and "
-            "with ``PLAINTEXT`` that URL carries the secrets themselves."
+            "with ``PLAINTEXT`` that URL carries the secrets themselves. Registering a remote with "
+            '``"query"`` emits an :class:`~flask_oauth1_async.InsecureSettingWarning` once.'
         ),
     ]
     realm: Annotated[str | None, Setting("A ``realm`` for the ``Authorization`` header.")]
@@ -420,100 +428,3 @@ def check_keywords(name: str, kwargs: Mapping[str, Any]) -> None:
         raise TypeError(f"register() got unknown settings {unknown}; known are {', '.join(SETTINGS)}")
     for key, value in kwargs.items():
         SETTINGS[key].checked(name, value)
-
-
-def check_early(name: str, settings: Mapping[str, Any]) -> "RemoteSettings | None":
-    """Check what can be checked before a remote is used: each value given, and the whole once complete.
-
-    Called by ``init_app()`` and ``register()``, when the app's config may
-    still be filled in later (it is read again when the remote is first
-    used). Every value present is checked now; the settings as a whole
-    (checked and returned) only when the consumer key is there, which is
-    what makes them usable. Returns None while it is missing.
-    """
-    for key, setting in SETTINGS.items():
-        setting.checked(name, settings.get(key))
-    if not settings.get("client_id"):
-        return None
-    return RemoteSettings.from_mapping(name, settings)
-
-
-@dataclasses.dataclass(frozen=True, repr=False)
-class RemoteSettings:
-    """The checked settings of one remote app in one Flask app (each described in :class:`RemoteOptions`).
-
-    Built by :meth:`from_mapping`; immutable (the dicts are read-only views).
-    Its :func:`repr` shows the name and URLs only: the consumer secret and
-    any RSA key never appear in it.
-    """
-
-    name: str
-    client_id: str
-    client_secret: str | None
-    request_token_url: str | None
-    access_token_url: str | None
-    authorize_url: str | None
-    api_base_url: str | None
-    request_token_params: Mapping[str, Any]
-    access_token_params: Mapping[str, Any]
-    authorize_params: Mapping[str, Any]
-    access_token_headers: Mapping[str, Any]
-    request_token_method: str
-    access_token_method: str
-    require_callback_confirmed: bool
-    request_token_ttl: int
-    #: The signing options given in ``client_kwargs`` (:class:`SigningOptions`), for :class:`~.signing.Signer`.
-    signing: Mapping[str, Any]
-    #: The rest of ``client_kwargs``: httpx client options.
-    http_options: Mapping[str, Any]
-    fetch_token: Callable[[], Any] | None = None
-    consumer_only: bool | str = False
-    retry: RetryPolicy | None = None
-    authorize_token_param: str = "oauth_token"  # noqa: S105 - a parameter name, not a secret
-    authorize_consumer_key_param: str | None = None
-    #: Follow redirects of resource calls (from ``client_kwargs['follow_redirects']``).
-    follow_redirects: bool = False
-
-    def __repr__(self) -> str:
-        return (
-            f"RemoteSettings(name={self.name!r}, client_id={self.client_id!r}, "
-            f"request_token_url={self.request_token_url!r}, access_token_url={self.access_token_url!r}, "
-            f"authorize_url={self.authorize_url!r}, api_base_url={self.api_base_url!r})"
-        )
-
-    @classmethod
-    def from_mapping(cls, name: str, settings: Mapping[str, Any]) -> "RemoteSettings":
-        """Check *settings* (as :func:`resolve_settings` returns them) and freeze them.
-
-        Raises :class:`~flask_oauth1_async.ConfigurationError` with the fix in
-        its message for a missing consumer key or a value of the wrong type.
-        """
-        values = {key: setting.checked(name, settings.get(key)) for key, setting in SETTINGS.items()}
-        if not values["client_id"]:
-            raise ConfigurationError(
-                f"remote app {name!r} has no client_id: pass client_id= to register() "
-                f"or set {name.upper()}_CLIENT_ID in the app config"
-            )
-        for key in DICT_SETTINGS:
-            if values[key] is None:
-                values[key] = MappingProxyType({})
-        client_kwargs = dict(values.pop("client_kwargs"))
-        # A signing option given as None takes the signer's default.
-        signing = {k: v for k in SIGNING_OPTIONS if (v := client_kwargs.pop(k, None)) is not None}
-        return cls(
-            name=name,
-            signing=MappingProxyType(signing),
-            http_options=MappingProxyType(client_kwargs),
-            follow_redirects=bool(client_kwargs.get("follow_redirects", False)),
-            **values,
-        )
-
-    def require(self, key: str) -> str:
-        """Return the URL setting *key*, or raise a :class:`ConfigurationError` naming the fix."""
-        value = getattr(self, key)
-        if not value:
-            raise ConfigurationError(
-                f"remote app {self.name!r} has no {key}: pass {key}= to register() "
-                f"or set {self.name.upper()}_{key.upper()}"
-            )
-        return str(value)

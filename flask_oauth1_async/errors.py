@@ -10,6 +10,8 @@ Where Authlib has a class for the same situation, ours inherits from it too
     authlib OAuthError
     └── OAuth1Error
         ├── ConfigurationError            bad or missing register()/config values
+        │   └── OriginNotAllowedError     a signed call to an origin that is not the
+        │                                 remote's own nor in allowed_origins
         ├── AuthorizationError            the callback request cannot be used
         │   ├── AccessDeniedError         the user said no (?denied=..., oauth_problem)
         │   ├── CallbackTokenError        oauth_token missing, unknown, expired,
@@ -25,9 +27,14 @@ Where Authlib has a class for the same situation, ours inherits from it too
         │   │   │                         base_string we signed (masked)
         │   │   └── RateLimitedError      429 (or 420); carries retry_after
         │   ├── InvalidTokenResponseError 2xx answer that is not a token
+        │   │   └── ResponseTooLargeError a token answer beyond the size or
+        │   │                             field-count limit
+        │   ├── RedirectRefusedError      a token endpoint redirected to another
+        │   │                             origin
         │   └── CallbackNotConfirmedError oauth_callback_confirmed is not "true"
         ├── TransportError                network failure; wraps the httpx exception
-        │   └── RequestTimeoutError       the httpx timeout fired
+        │   └── RequestTimeoutError       an httpx timeout fired, or the call's
+        │                                 deadline passed
         └── MissingTokenError             a signed call without any token
                                           [authlib MissingTokenError]
 
@@ -37,13 +44,19 @@ errors, each has a short code in ``error`` (``"access_denied"``,
 ``str(exc)`` is ``"<error>: <description>"``. Messages never contain a
 consumer secret, a token secret or a verifier. When an error quotes a
 provider's answer, the quote is cut to :data:`MAX_QUOTED_BODY` characters and
-the values of ``oauth_token_secret``, ``oauth_verifier``, ``client_secret`` and
-``oauth_signature`` in it are masked.
+secrets are masked twice over: by name (the values of ``oauth_token_secret``,
+``oauth_verifier``, ``client_secret`` and ``oauth_signature``) and by value
+(every secret the call signed with, see :class:`SecretValues`), whatever
+field or encoding the provider wrapped them in.
 """
 
 from __future__ import annotations
 
+import html
+import json
 import re
+from collections.abc import Iterable
+from urllib.parse import quote, quote_plus
 
 from authlib.integrations.base_client.errors import (
     MismatchingStateError as _AuthlibMismatchingStateError,
@@ -70,10 +83,14 @@ __all__ = [
     "MissingVerifierError",
     "OAuth1Error",
     "OAuthError",
+    "OriginNotAllowedError",
     "ProviderError",
     "ProviderHTTPError",
     "RateLimitedError",
+    "RedirectRefusedError",
     "RequestTimeoutError",
+    "ResponseTooLargeError",
+    "SecretValues",
     "TransportError",
     "mask_secrets",
     "quote_body",
@@ -100,25 +117,109 @@ _SECRET_ELEMENT = re.compile(
 )
 
 
-def mask_secrets(text: str) -> str:
+#: Secrets shorter than this are masked only where they stand alone (see :class:`SecretValues`).
+SHORT_SECRET = 4
+
+# Where a short secret stands alone: no letter or digit right before it (a
+# percent-escape such as ``%26`` counts as a separator) and none right after.
+_ALONE_BEFORE = r"(?:(?<![A-Za-z0-9])|(?<=%[0-9A-Fa-f]{2}))"
+_ALONE_AFTER = r"(?![A-Za-z0-9])"
+
+
+def _encoded_forms(value: str) -> set[str]:
+    """*value* as a provider may echo it: raw, percent-encoded once or twice, form-, JSON- or HTML-escaped."""
+    once = quote(value, safe="")  # RFC 3986, as the signature base string and the header write it
+    plus = quote_plus(value, safe="")  # form encoding: a space is "+"
+    forms = {value, once, quote(once, safe=""), plus, quote(plus, safe=""), quote_plus(once, safe="")}
+    for ascii_only in (True, False):
+        dumped = json.dumps(value, ensure_ascii=ascii_only)[1:-1]
+        forms.update((dumped, dumped.replace("/", "\\/")))
+    forms.add(html.escape(value))
+    return forms
+
+
+class SecretValues:
+    """The secret values one call works with, masked wherever a provider's text is quoted.
+
+    The flows make one per call; the :class:`~flask_oauth1_async.Signer`
+    adds what it signs with (the consumer secret, the token secret, the
+    verifier and the signature it computed). :meth:`redact` then replaces
+    each of them by ``***`` in any of the forms a provider may echo it in:
+    as it is, percent-encoded once or twice (RFC 3986, as in a signature base
+    string, or form encoding with ``+``, in any letter case), JSON-escaped or
+    HTML-escaped. With ``PLAINTEXT`` the signature is
+    ``<consumer secret>&<token secret>``, so both halves are masked on their
+    own too, whatever joins them.
+
+    A secret shorter than :data:`SHORT_SECRET` characters (no provider issues
+    one, but a test may) is masked only where it stands alone, with no letter
+    or digit on either side, so that masking it does not eat every word that
+    happens to contain it. Values that are empty or only whitespace are ignored.
+    Its :func:`repr` shows how many values it holds, never the values.
+    """
+
+    __slots__ = ("_pattern", "_values")
+
+    def __init__(self, values: Iterable[str | None] = ()) -> None:
+        self._values: set[str] = set()
+        self._pattern: re.Pattern[str] | None = None
+        self.add(*values)
+
+    def __repr__(self) -> str:
+        return f"<SecretValues: {len(self._values)} held>"
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def add(self, *values: str | None) -> None:
+        """Remember *values* (None, empty and whitespace-only values are skipped)."""
+        for value in values:
+            if value and value.strip() and value not in self._values:
+                self._values.add(value)
+                self._pattern = None
+
+    def _compile(self) -> re.Pattern[str]:
+        alternatives: list[str] = []
+        for value in self._values:
+            short = len(value) < SHORT_SECRET
+            for form in _encoded_forms(value):
+                alternatives.append(f"{_ALONE_BEFORE}{re.escape(form)}{_ALONE_AFTER}" if short else re.escape(form))
+        # Longer forms first, so that a form that contains another is masked whole.
+        alternatives.sort(key=len, reverse=True)
+        self._pattern = re.compile("|".join(alternatives), re.IGNORECASE)
+        return self._pattern
+
+    def redact(self, text: str) -> str:
+        """*text* with every known secret, in any of its forms, replaced by ``***``."""
+        if not self._values or not text:
+            return text
+        pattern = self._pattern if self._pattern is not None else self._compile()
+        return pattern.sub("***", text)
+
+
+def mask_secrets(text: str, secrets: SecretValues | None = None) -> str:
     """Replace the values of secret fields in *text* by ``***``.
 
     The fields are :data:`SECRET_FIELD_NAMES`, written as form fields, JSON
     members, XML elements, or percent-encoded once or twice (as in a
-    signature base string).
+    signature base string). With *secrets*, every value it holds is masked
+    too, wherever it appears (see :class:`SecretValues`).
     """
+    if secrets is not None:
+        text = secrets.redact(text)
     masked = _SECRET_FIELD.sub(lambda m: f"{m.group(1)}{m.group(2)}***", text)
     return _SECRET_ELEMENT.sub(lambda m: f"{m.group(1)}***", masked)
 
 
-def quote_body(text: str, limit: int = MAX_QUOTED_BODY) -> str:
+def quote_body(text: str, limit: int = MAX_QUOTED_BODY, secrets: SecretValues | None = None) -> str:
     """Return a short, secret-free excerpt of a provider's response body.
 
     Values of ``oauth_token_secret``, ``oauth_verifier``, ``client_secret``
-    and ``oauth_signature`` are replaced by ``***`` and the result is cut to
-    *limit* characters (an ellipsis marks a cut).
+    and ``oauth_signature`` are replaced by ``***``, and so is every value of
+    *secrets*; then the result is cut to *limit* characters (an ellipsis
+    marks a cut). Masking comes first, so a cut never leaves half a secret.
     """
-    masked = " ".join(mask_secrets(text).split())
+    masked = " ".join(mask_secrets(text, secrets).split())
     if len(masked) > limit:
         return masked[:limit] + "..."
     return masked
@@ -144,6 +245,26 @@ class ConfigurationError(OAuth1Error):
     """A remote app is missing a setting, or a setting has an invalid value."""
 
     error = "configuration_error"
+
+
+class OriginNotAllowedError(ConfigurationError):
+    """A signed call to an origin that is not the remote's own.
+
+    A remote signs requests (with the user's token, and with ``PLAINTEXT``
+    the secrets themselves) only for the origins of its ``api_base_url``, its
+    token endpoints and its ``allowed_origins`` setting; a call elsewhere is
+    refused before anything is sent. ``origin`` is the refused
+    ``scheme://host[:port]``. Add the origin to ``allowed_origins`` if it
+    belongs to the provider, or send the call unsigned with
+    ``withhold_token=True``; never pass a URL that a user supplied.
+    """
+
+    error = "origin_not_allowed"
+
+    def __init__(self, description: str, *, origin: str) -> None:
+        super().__init__(description)
+        #: The refused origin, ``scheme://host[:port]``.
+        self.origin = origin
 
 
 class AuthorizationError(OAuth1Error):
@@ -261,6 +382,47 @@ class InvalidTokenResponseError(ProviderError):
         self.body_excerpt = body_excerpt
 
 
+class ResponseTooLargeError(InvalidTokenResponseError):
+    """A token endpoint's 2xx answer is larger than a token answer can be.
+
+    A token answer is a few hundred bytes. The package reads at most
+    :data:`~flask_oauth1_async.flows.MAX_TOKEN_RESPONSE` bytes of it and
+    parses at most :data:`~flask_oauth1_async.flows.MAX_TOKEN_FIELDS`
+    fields; a provider that sends more (a broken or hostile one) gets this
+    error instead of the memory and time it asks for. ``limit`` holds the
+    limit that was crossed (bytes or fields, as the message says).
+    """
+
+    error = "response_too_large"
+
+    def __init__(self, description: str, *, limit: int, body_excerpt: str = "") -> None:
+        super().__init__(description, body_excerpt=body_excerpt)
+        #: The limit the answer went beyond.
+        self.limit = limit
+
+
+class RedirectRefusedError(ProviderError):
+    """A token endpoint redirected to another origin.
+
+    The request-token and access-token requests carry the consumer key, the
+    request token, the verifier and the signature (with ``PLAINTEXT``, the
+    secrets). When ``client_kwargs`` has ``follow_redirects=True``, a hop to
+    the same origin is signed again and sent; a hop to another origin
+    (another host, port or scheme - ``https`` to ``http`` included) raises
+    this error and sends nothing. ``status_code`` is the redirect's status
+    and ``location`` the refused target (scheme, host, port and path only).
+    """
+
+    error = "redirect_refused"
+
+    def __init__(self, description: str, *, status_code: int, location: str) -> None:
+        super().__init__(description)
+        #: The status of the redirect (301, 302, 303, 307 or 308).
+        self.status_code = status_code
+        #: Where it pointed, without query or fragment.
+        self.location = location
+
+
 class CallbackNotConfirmedError(ProviderError):
     """The request-token answer lacks ``oauth_callback_confirmed=true``.
 
@@ -290,9 +452,28 @@ class TransportError(OAuth1Error):
 
 
 class RequestTimeoutError(TransportError):
-    """An httpx timeout fired (connect, read, write or pool)."""
+    """An httpx timeout fired (connect, read, write or pool), or the call's deadline passed.
+
+    httpx's timeouts bound each network operation; a provider that sends one
+    byte now and then never trips them. The *deadline* bounds the whole
+    call (see ``deadline`` in the configuration): when it passes, the call
+    stops and ``deadline`` holds its length in seconds (None when an httpx
+    timeout fired instead).
+    """
 
     error = "request_timeout"
+
+    def __init__(
+        self,
+        description: str,
+        *,
+        url: str = "",
+        original: BaseException | None = None,
+        deadline: float | None = None,
+    ) -> None:
+        super().__init__(description, url=url, original=original)
+        #: The deadline, in seconds, that the call went beyond (None: an httpx timeout fired).
+        self.deadline = deadline
 
 
 class MissingTokenError(OAuth1Error, _AuthlibMissingTokenError):

@@ -10,22 +10,24 @@ the request, the session and :data:`flask.g`, and builds the redirect.
 * :func:`start_login` - fetch a request token, keep it, return the authorize URL;
 * :func:`finish_login` - check the callback, claim the request token, fetch the access token;
 * :func:`call_resource` - a signed (or unsigned) API call.
+
+Reading a token endpoint's answer is :mod:`._answers`; sending a request with
+deadlines and following redirects is :mod:`._sending`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
 import logging
-import time
+import math
 from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any, NamedTuple
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from ._effects import Build, Flow, Send, SendLabel, Sleep
+from ._answers import MAX_TOKEN_FIELDS, MAX_TOKEN_RESPONSE, base_string_of, parse_token_response, refusal
+from ._effects import Deadline, Flow, SendLabel, Sleep
 from ._http import httpx
-from ._urls import join_url, origin_of, redact_url
-from .config import RemoteSettings
+from ._sending import build, derived_deadline, follow_hops, send, token_deadline
+from ._urls import format_origin, join_url, origin_of, redact_url
 from .errors import (
     AccessDeniedError,
     AccessTokenRefusedError,
@@ -34,23 +36,26 @@ from .errors import (
     ConfigurationError,
     InvalidTokenResponseError,
     MissingVerifierError,
+    OriginNotAllowedError,
     ProviderHTTPError,
-    RateLimitedError,
-    RequestTimeoutError,
-    TransportError,
-    mask_secrets,
-    quote_body,
+    SecretValues,
 )
-from .retry import RetryPolicy, retry_after_seconds
+from .retry import RetryPolicy
+from .settings import RemoteSettings, refuse_plaintext_over_http
 from .signing import Signer
 from .temporary_credentials import PendingLogins
 from .tokens import OAuth1Token, TokenSlot, resolve_token
 
 __all__ = [
     "DENIED_PROBLEMS",
+    "MAX_REQUEST_TOKEN",
+    "MAX_TOKEN_FIELDS",
+    "MAX_TOKEN_RESPONSE",
     "Login",
     "base_string_of",
+    "build",
     "call_resource",
+    "derived_deadline",
     "finish_login",
     "join_url",
     "parse_token_response",
@@ -63,149 +68,9 @@ log = logging.getLogger("flask_oauth1_async")
 
 #: ``oauth_problem`` (or Authlib-style ``error``) values that mean "the user said no".
 DENIED_PROBLEMS = frozenset({"user_refused", "permission_denied", "access_denied"})
-
-
-def send(
-    request: httpx.Request, follow_redirects: bool | None = None, label: SendLabel | None = None
-) -> Flow[httpx.Response]:
-    """Send *request*, turning httpx's network errors into ours; *label* names the remote and step."""
-    try:
-        response: httpx.Response = yield Send(request, follow_redirects, label)
-    except httpx.TimeoutException as exc:
-        url = redact_url(request.url)
-        raise RequestTimeoutError(
-            f"timed out calling {request.method} {url} ({type(exc).__name__})", url=url, original=exc
-        ) from exc
-    except httpx.RequestError as exc:
-        url = redact_url(request.url)
-        raise TransportError(
-            f"{type(exc).__name__} calling {request.method} {url}: {quote_body(str(exc))}", url=url, original=exc
-        ) from exc
-    return response
-
-
-def _body_text(response: httpx.Response) -> str:
-    try:
-        return response.text
-    except (UnicodeDecodeError, LookupError):
-        return response.content.decode("latin-1")
-
-
-def _token_value(value: Any) -> Any:
-    # Scalars become strings, as in a form-encoded answer; nested JSON
-    # objects and arrays keep their structure.
-    if isinstance(value, (dict, list)):
-        return value
-    return str(value)
-
-
-def parse_token_response(
-    response: httpx.Response, endpoint: str, refused: type[ProviderHTTPError] = ProviderHTTPError
-) -> dict[str, Any]:
-    """Parse a request-token or access-token answer, or raise a typed error.
-
-    A non-2xx answer raises *refused* (a :class:`ProviderHTTPError`), with
-    the status and a masked excerpt; a 2xx answer without a token raises
-    :class:`InvalidTokenResponseError`.
-    """
-    text = _body_text(response)
-    if not response.is_success:
-        raise refusal(response, endpoint, text, refused)
-    data: dict[str, Any] = {}
-    content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type == "application/json" or text.lstrip().startswith("{"):
-        try:
-            loaded = json.loads(text)
-        except ValueError:
-            loaded = None
-        if isinstance(loaded, dict):
-            data = {str(k): _token_value(v) for k, v in loaded.items() if v is not None}
-    else:
-        try:
-            data = dict(parse_qsl(text.strip(), keep_blank_values=True))
-        except ValueError:
-            data = {}
-    if (
-        not isinstance(data.get("oauth_token"), str)
-        or not data["oauth_token"]
-        or not isinstance(data.get("oauth_token_secret"), str)
-    ):
-        excerpt = quote_body(text)
-        raise InvalidTokenResponseError(
-            f"the {endpoint} endpoint answered HTTP {response.status_code} without a token "
-            f"(expected a form-encoded oauth_token and oauth_token_secret): {excerpt}",
-            body_excerpt=excerpt,
-        )
-    return data
-
-
-_CLOCK_PROBLEMS = frozenset({"timestamp_refused", "timestamp_invalid", "timestamp_expired"})
-
-
-def _problem_fields(response: httpx.Response, text: str) -> dict[str, str]:
-    fields: dict[str, str] = {}
-    with contextlib.suppress(ValueError):
-        fields.update(parse_qsl(text.strip(), keep_blank_values=True))
-    header = response.headers.get("www-authenticate", "")
-    if "oauth_problem" in header and "oauth_problem" not in fields:
-        for part in header.replace("OAuth ", "", 1).split(","):
-            key, _, value = part.strip().partition("=")
-            fields.setdefault(key, value.strip('"'))
-    return fields
-
-
-def base_string_of(response: httpx.Response) -> str:
-    """The signature base string of the request behind *response*, secrets masked ("" if unsigned)."""
-    try:
-        request = response.request
-    except RuntimeError:
-        return ""
-    return mask_secrets(str(request.extensions.get("oauth1_base_string", "")))
-
-
-def refusal(
-    response: httpx.Response, endpoint: str, text: str, refused: type[ProviderHTTPError] = ProviderHTTPError
-) -> ProviderHTTPError:
-    """The typed error for a non-2xx token-endpoint answer, with what helps explain it.
-
-    It carries the status, a masked excerpt of the body, the provider's
-    ``oauth_problem`` (from the body or ``WWW-Authenticate``), the base string
-    we signed (masked) and, for a 429/420, the seconds to wait. A timestamp
-    refusal says how far our clock is off when the provider tells its
-    acceptable range.
-    """
-    status = response.status_code
-    fields = _problem_fields(response, text)
-    problem = fields.get("oauth_problem", "")
-    detail = f" (oauth_problem={quote_body(problem, 60)})" if problem else ""
-    if problem in _CLOCK_PROBLEMS:
-        detail += "; the provider refused our oauth_timestamp: check this server's clock"
-        low, _, high = fields.get("oauth_acceptable_timestamps", "").partition("-")
-        if low.isdigit() and high.isdigit():
-            offset = (int(low) + int(high)) // 2 - int(time.time())
-            detail += f", or register the remote with client_kwargs={{'timestamp_offset': {offset}}}"
-        else:
-            detail += ", or set client_kwargs['timestamp_offset'] (seconds)"
-    excerpt = quote_body(text)
-    base = base_string_of(response)
-    hint = ""
-    if (status == 401 or "signature" in problem) and problem not in _CLOCK_PROBLEMS:
-        # Where to look next: the message itself never quotes the base string.
-        hint = (
-            "; compare exc.base_string (what we signed, secrets masked) with the provider's "
-            "(docs: 'When the provider says 401', docs/debugging-401.rst)"
-        )
-    cls: type[ProviderHTTPError] = RateLimitedError if status in (420, 429) else refused
-    error = cls(
-        f"the {endpoint} endpoint answered HTTP {status}{detail}: {excerpt or '(an empty body)'}{hint}",
-        status_code=status,
-        body_excerpt=excerpt,
-        oauth_problem=problem,
-        base_string=base,
-        retry_after=retry_after_seconds(response.headers),
-    )
-    log.debug("the %s endpoint refused a signed request (HTTP %s); we signed: %s", endpoint, status, base)
-    return error
+#: The longest request token, and request-token secret, kept for a pending login (it
+#: travels in the session cookie, which browsers drop beyond about 4 kB).
+MAX_REQUEST_TOKEN = 256
 
 
 def _with_params(url: str, params: Mapping[str, Any]) -> str:
@@ -232,6 +97,39 @@ class Login(NamedTuple):
     next_url: str | None
 
 
+def _token_exchange(
+    settings: RemoteSettings,
+    request: httpx.Request,
+    sign: Callable[[httpx.Request], httpx.Request],
+    step: str,
+    deadline: Deadline | None,
+    secrets: SecretValues,
+) -> Flow[httpx.Response]:
+    """Send a signed token-endpoint request: bounded answer, deadline, same-origin redirects only.
+
+    httpx never follows a redirect here. With ``follow_redirects`` on, the
+    package follows it: a hop to the same origin is signed anew, a hop to
+    another origin raises :class:`RedirectRefusedError`.
+    """
+    label = SendLabel(settings.name, step)
+    response = yield from send(
+        sign(request), False, label, limit=MAX_TOKEN_RESPONSE, deadline=deadline, secrets=secrets
+    )
+    if settings.follow_redirects:
+        response, _ = yield from follow_hops(
+            settings,
+            response,
+            step=step,
+            sent=1,
+            sign=sign,
+            refuse_elsewhere=True,
+            limit=MAX_TOKEN_RESPONSE,
+            deadline=deadline,
+            secrets=secrets,
+        )
+    return response
+
+
 def start_login(
     settings: RemoteSettings,
     signer: Signer,
@@ -249,17 +147,28 @@ def start_login(
     """
     request_token_url = settings.require("request_token_url")
     authorize_url = settings.require("authorize_url")
+    deadline = token_deadline(settings)
+    secrets = SecretValues()
     method = settings.request_token_method
-    req: httpx.Request = yield Build(method, request_token_url, _params_kwargs(method, settings.request_token_params))
-    req = signer.sign(req, callback=callback)
-    response = yield from send(req, label=SendLabel(settings.name, "request_token"))
-    data = parse_token_response(response, "request token")
+    req = yield from build(method, request_token_url, _params_kwargs(method, settings.request_token_params))
+
+    def sign(request: httpx.Request) -> httpx.Request:
+        return signer.sign(request, callback=callback, secrets=secrets)
+
+    response = yield from _token_exchange(settings, req, sign, "request_token", deadline, secrets)
+    data = parse_token_response(response, "request token", secrets=secrets)
     if settings.require_callback_confirmed and data.get("oauth_callback_confirmed", "").lower() != "true":
         raise CallbackNotConfirmedError(
             "the request token answer does not carry oauth_callback_confirmed=true, which RFC 5849 "
             "section 2.1 requires (an OAuth 1.0a provider); if this provider only speaks legacy "
             "OAuth 1.0, register it with require_callback_confirmed=False"
         )
+    for field in ("oauth_token", "oauth_token_secret"):
+        if len(data[field]) > MAX_REQUEST_TOKEN:
+            raise InvalidTokenResponseError(
+                f"the request token answer holds an {field} of {len(data[field])} characters; at most "
+                f"{MAX_REQUEST_TOKEN} are kept for a pending login, which travels in the session cookie"
+            )
     yield from store.save(session, data["oauth_token"], data["oauth_token_secret"], next_url)
     params: dict[str, Any] = {**settings.authorize_params, **authorize_kwargs}
     if settings.authorize_consumer_key_param:
@@ -309,23 +218,59 @@ def finish_login(
         # A legacy OAuth 1.0 provider (require_callback_confirmed=False) sends
         # no verifier; the exchange then goes ahead without one.
         raise MissingVerifierError("the callback has no oauth_verifier parameter (RFC 5849 section 2.2)")
+    deadline = token_deadline(settings)
+    secrets = SecretValues()
     method = settings.access_token_method
     build_kwargs = _params_kwargs(method, {**settings.access_token_params, **extra})
     if settings.access_token_headers:
         build_kwargs["headers"] = dict(settings.access_token_headers)
-    req: httpx.Request = yield Build(method, access_token_url, build_kwargs)
-    req = signer.sign(req, token=oauth_token, token_secret=claimed.secret, verifier=verifier or None)
-    response = yield from send(req, label=SendLabel(name, "access_token"))
+    req = yield from build(method, access_token_url, build_kwargs)
+
+    def sign(request: httpx.Request) -> httpx.Request:
+        return signer.sign(
+            request, token=oauth_token, token_secret=claimed.secret, verifier=verifier or None, secrets=secrets
+        )
+
+    response = yield from _token_exchange(settings, req, sign, "access_token", deadline, secrets)
     # A 4xx is the provider refusing this callback's verifier or token (an
     # edited callback URL): an AuthorizationError. A 5xx stays a ProviderHTTPError.
     refused = AccessTokenRefusedError if response.status_code < 500 else ProviderHTTPError
-    data = parse_token_response(response, "access token", refused=refused)
+    data = parse_token_response(response, "access token", refused=refused, secrets=secrets)
     log.debug("access token obtained for %r", name)
     return Login(OAuth1Token(data), claimed.next_url)
 
 
-_PER_CALL_OPTIONS = ("consumer_only", "body_hash", "retry", "sign_multipart_fields")
-_MAX_REDIRECTS = 20
+_PER_CALL_OPTIONS = ("consumer_only", "body_hash", "retry", "sign_multipart_fields", "deadline")
+
+
+def _resource_deadline(settings: RemoteSettings, options: Mapping[str, Any]) -> Deadline | None:
+    if "deadline" in options:  # the call's own: None means none
+        seconds = options["deadline"]
+        if seconds is not None and (
+            isinstance(seconds, bool)
+            or not isinstance(seconds, (int, float))
+            or not math.isfinite(seconds)
+            or seconds <= 0
+        ):
+            raise ConfigurationError("deadline must be a positive number of seconds, or None for no deadline")
+    else:  # the remote's, when it set a number (resource calls get no derived deadline)
+        seconds = settings.deadline if not isinstance(settings.deadline, bool) else None
+    return None if seconds is None else Deadline.after(float(seconds))
+
+
+def _check_signing_target(settings: RemoteSettings, url: str) -> None:
+    """Refuse to sign for an origin that is not the remote's own, or PLAINTEXT over plain http."""
+    origin = origin_of(url)
+    if origin not in settings.signing_origins:
+        shown = format_origin(origin)
+        raise OriginNotAllowedError(
+            f"refusing to sign a request to {shown} for remote app {settings.name!r}: it is not an origin of "
+            "its api_base_url or token endpoints, nor listed in its allowed_origins setting. If that host "
+            f"belongs to the provider, register the remote with allowed_origins=[{shown!r}]; for a call "
+            "without the user's credentials pass withhold_token=True; never pass a URL a user supplied",
+            origin=shown,
+        )
+    refuse_plaintext_over_http(settings, url, "call URL")
 
 
 def call_resource(
@@ -346,11 +291,14 @@ def call_resource(
     Besides httpx's keywords, *kwargs* may hold ``consumer_only`` (sign with
     the consumer key alone: ``True``, or ``"empty"`` for an empty
     ``oauth_token``), ``body_hash`` (add ``oauth_body_hash``), ``retry`` (a
-    :class:`~.retry.RetryPolicy`, or None to turn the remote's off) and
+    :class:`~.retry.RetryPolicy`, or None to turn the remote's off),
     ``sign_multipart_fields`` (sign the ``data=`` fields of a multipart
-    upload). Redirects, when followed, are re-signed hop by hop with a fresh
-    nonce, and only to the same origin; another origin gets an unsigned
-    request. Each retry is signed anew too.
+    upload) and ``deadline`` (seconds for the whole call, or None for none).
+    A signed call goes only to the remote's own origins and its
+    ``allowed_origins`` (:class:`~.errors.OriginNotAllowedError` otherwise).
+    Redirects, when followed, are re-signed hop by hop with a fresh nonce,
+    and only to the same origin; another origin gets an unsigned request.
+    Each retry is signed anew too.
     """
     if "auth" in kwargs:
         raise TypeError(
@@ -359,6 +307,7 @@ def call_resource(
         )
     request_kwargs = dict(kwargs)
     options = {k: request_kwargs.pop(k) for k in _PER_CALL_OPTIONS if k in request_kwargs}
+    deadline = _resource_deadline(settings, options)
     follow = request_kwargs.pop("follow_redirects", None)
     follow = settings.follow_redirects if follow is None else bool(follow)
     consumer_only = options.get("consumer_only", settings.consumer_only)
@@ -373,75 +322,62 @@ def call_resource(
         extra = [(str(k), str(v)) for k, v in (data.items() if isinstance(data, Mapping) else data)]
     target = join_url(settings.api_base_url, url)
     method = method.upper()
+    signed = not withhold_token
+    if signed:
+        _check_signing_target(settings, target)
 
     sign_token: str | None = None
     token_secret: str | None = None
-    signed = not withhold_token
     if signed and consumer_only:
         sign_token = "" if consumer_only == "empty" else None
     elif signed:
         tok = yield from resolve_token(settings.name, token, slot, fetch, fetch_args)
         sign_token, token_secret = tok.token, tok.secret
+    secrets = SecretValues()
 
     def sign(req: httpx.Request) -> httpx.Request:
         return signer.sign(
-            req, token=sign_token, token_secret=token_secret, body_hash=options.get("body_hash"), extra_params=extra
+            req,
+            token=sign_token,
+            token_secret=token_secret,
+            body_hash=options.get("body_hash"),
+            extra_params=extra,
+            secrets=secrets,
         )
 
-    max_hops = int(settings.http_options.get("max_redirects", _MAX_REDIRECTS))
     attempt = 1
     waited = 0.0
     sent = 0  # requests put on the wire by this call (retries and redirect hops included)
     while True:
-        req: httpx.Request = yield Build(method, target, dict(request_kwargs))
+        req = yield from build(method, target, dict(request_kwargs))
         label = SendLabel(settings.name, "resource", sent)
-        response = yield from send(sign(req) if signed else req, follow_redirects=False, label=label)
+        response = yield from send(sign(req) if signed else req, False, label, deadline=deadline, secrets=secrets)
         sent += 1
-        origin = origin_of(req.url) if follow else None
-        signing = signed  # for this attempt's redirect chain only
-        for _ in range(max_hops if follow else 0):
-            if not response.is_redirect or response.next_request is None:
-                break
-            # The next hop as httpx built it may still carry this hop's protocol
-            # parameters (a 307/308 keeps the body; a Location may echo the query).
-            hop = _without_protocol_params(response.next_request)
-            # Sign again (fresh nonce) only while the chain stays on the first
-            # origin; once it leaves, nothing in it is signed any more.
-            signing = signing and origin_of(hop.url) == origin
-            label = SendLabel(settings.name, "resource", sent)
-            response = yield from send(sign(hop) if signing else hop, follow_redirects=False, label=label)
-            sent += 1
-        else:
-            if follow and response.is_redirect:
-                raise TransportError(f"more than {max_hops} redirects calling {method} {redact_url(target)}")
+        if follow:
+            response, sent = yield from follow_hops(
+                settings,
+                response,
+                step="resource",
+                sent=sent,
+                sign=sign if signed else None,
+                refuse_elsewhere=False,
+                limit=None,
+                deadline=deadline,
+                secrets=secrets,
+            )
         if response.status_code == 401 and not withhold_token:
             log.debug(
-                "a signed %s %s was refused (401); we signed: %s", method, redact_url(target), base_string_of(response)
+                "a signed %s %s was refused (401); we signed: %s",
+                method,
+                redact_url(target),
+                base_string_of(response, secrets),
             )
         delay = retry.delay(method, response.status_code, response.headers, attempt, waited) if retry else None
+        if delay is not None and deadline is not None and delay >= deadline.remaining():
+            delay = None  # waiting would outlast the deadline: the last answer stands
         if delay is None:
             return response
         log.debug("retrying %s %s in %.3g s (HTTP %s)", method, redact_url(target), delay, response.status_code)
         yield Sleep(delay)
         waited += delay
         attempt += 1
-
-
-def _without_protocol_params(request: httpx.Request) -> httpx.Request:
-    """*request* without an ``Authorization`` header or ``oauth_*`` parameters in its query or form body."""
-    request.headers.pop("authorization", None)
-    query = request.url.query.decode("ascii")
-    if "oauth_" in query:
-        kept = "&".join(p for p in query.split("&") if not p.startswith("oauth_"))
-        request.url = request.url.copy_with(query=kept.encode("ascii") or None)
-    content_type = request.headers.get("content-type", "")
-    if content_type.split(";")[0].strip().lower() == "application/x-www-form-urlencoded":
-        body = request.content
-        if b"oauth_" in body:
-            kept_body = b"&".join(p for p in body.split(b"&") if not p.startswith(b"oauth_"))
-            headers = httpx.Headers(request.headers)
-            headers.pop("content-length", None)
-            request = httpx.Request(
-                request.method, request.url, headers=headers, content=kept_body, extensions=request.extensions
-            )
-    return request

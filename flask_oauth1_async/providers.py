@@ -23,6 +23,12 @@ preset's values are ordinary keywords and beat the config for the settings
 they set (the config only fills in the rest, such as the credentials); add
 ``overwrite=True`` to get the config-wins rule there as well.
 
+Resource calls are signed only for a remote's own origins (its
+``api_base_url`` and token endpoints) and its ``allowed_origins``; the
+presets list the other hosts their providers document for the API (noted
+below). A remote registered from a preset with an ``allowed_origins`` of your
+own gets yours instead of the preset's: repeat the preset's entries.
+
 The presets and where their facts come from (every URL below is the
 provider's documented one; the tests run each preset against a local fake
 that behaves as documented, and never contact these hosts):
@@ -30,8 +36,10 @@ that behaves as documented, and never contact these hosts):
 * :data:`TWITTER` (X): ``api.x.com/oauth/request_token``, ``/oauth/authenticate``
   ("Sign in with X"; use ``/oauth/authorize`` to ask again every time),
   ``/oauth/access_token``; API v2 base. Denial comes back as ``?denied=``;
-  the token answer adds ``user_id`` and ``screen_name``. Source: X developer
-  docs, "Obtaining access tokens using 3-legged OAuth flow".
+  the token answer adds ``user_id`` and ``screen_name``. Other origins:
+  ``upload.twitter.com`` (v1.1 media upload) and ``api.twitter.com`` (the
+  host of the v1.1 documentation). Source: X developer docs, "Obtaining
+  access tokens using 3-legged OAuth flow", "Upload media".
 * :data:`TRELLO`: ``trello.com/1/OAuthGetRequestToken``, ``OAuthAuthorizeToken``,
   ``OAuthGetAccessToken``; the authorize page reads ``name``, ``scope``
   (``read``, ``write``, ``account``, comma-separated) and ``expiration``
@@ -42,7 +50,9 @@ that behaves as documented, and never contact these hosts):
   URL; the REST endpoint is ``services/rest`` with a ``method`` parameter.
   Uploads (``up.flickr.com/services/upload/``) are multipart and need their
   text fields signed: pass ``sign_multipart_fields=True`` to the call.
-  Source: flickr.com/services/api/auth.oauth.html.
+  Other origins: ``up.flickr.com`` and ``api.flickr.com`` (the REST
+  endpoint's other host). Source: flickr.com/services/api/auth.oauth.html,
+  flickr.com/services/api/upload.api.html.
 * :data:`GARMIN`: ``connectapi.garmin.com/oauth-service/oauth/{request_token,access_token}``
   (POST), ``connect.garmin.com/oauthConfirm``; Wellness API base. Source:
   Garmin Connect Developer Program, "User Authorization (OAuth)". **Garmin
@@ -81,7 +91,8 @@ that behaves as documented, and never contact these hosts):
   the authorize page reads ``Access`` (``Public``/``Full``) and
   ``Permissions`` (``Read``/``Add``/``Modify``), defaulting to the lowest; a
   request token lives 5 minutes; ``Accept: application/json`` gets JSON
-  from API v2. Source: api.smugmug.com/api/v2/doc/tutorial/authorization.html.
+  from API v2. Other origin: ``upload.smugmug.com`` (uploads). Source:
+  api.smugmug.com/api/v2/doc/tutorial/authorization.html, "Uploading".
 * :func:`discogs`: ``api.discogs.com/oauth/request_token`` (GET),
   ``www.discogs.com/oauth/authorize``, ``api.discogs.com/oauth/access_token``
   (POST); every request must carry an identifying ``User-Agent``. Source:
@@ -103,8 +114,10 @@ that behaves as documented, and never contact these hosts):
   signed with the consumer key and secret alone (no token), the OAuth
   parameters in the query string, HMAC-SHA256 (HMAC-SHA1 is accepted too).
   Over HTTPS WooCommerce expects HTTP Basic authentication instead, which
-  this package does not do. Source: WooCommerce REST API docs,
-  "Authentication over HTTP".
+  this package does not do. Registering it emits an
+  :class:`~flask_oauth1_async.InsecureSettingWarning`, as any remote with
+  query signatures does: the signed URLs show up in httpx's INFO log line.
+  Source: WooCommerce REST API docs, "Authentication over HTTP".
 """
 
 from __future__ import annotations
@@ -149,6 +162,8 @@ TWITTER: dict[str, Any] = {
     "authorize_url": "https://api.x.com/oauth/authenticate",
     "access_token_url": "https://api.x.com/oauth/access_token",
     "api_base_url": "https://api.x.com/2/",
+    # v1.1 media uploads, and the older API host that the v1.1 documentation still uses.
+    "allowed_origins": ["https://upload.twitter.com", "https://api.twitter.com"],
 }
 
 #: Trello: read-only, 30-day tokens unless you pass other ``authorize_params``
@@ -170,6 +185,8 @@ FLICKR: dict[str, Any] = {
     "access_token_url": "https://www.flickr.com/services/oauth/access_token",
     "access_token_method": "GET",
     "api_base_url": "https://www.flickr.com/services/",
+    # Uploads, and the REST endpoint's other documented host.
+    "allowed_origins": ["https://up.flickr.com", "https://api.flickr.com"],
     "client_kwargs": {"signature_method": "HMAC-SHA1"},
 }
 
@@ -197,6 +214,7 @@ SMUGMUG: dict[str, Any] = {
     "authorize_params": {"Access": "Public", "Permissions": "Read"},
     "access_token_url": "https://api.smugmug.com/services/oauth/1.0a/getAccessToken",
     "api_base_url": "https://api.smugmug.com/api/v2/",
+    "allowed_origins": ["https://upload.smugmug.com"],  # the upload endpoint
     "client_kwargs": {"headers": {"Accept": "application/json"}},
 }
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+import warnings
 import weakref
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, cast
@@ -21,9 +22,17 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from ._binding import EXTENSION_KEY, AppState, RemoteBinding, check_settings
 from ._dual import PendingCall
 from ._tls import default_ssl_context
-from .config import CONFIG_KEYS, RemoteOptions, RemoteSettings, check_early, check_keywords, resolve_settings
-from .errors import AccessDeniedError, AuthorizationError, RateLimitedError
+from .config import CONFIG_KEYS, RemoteOptions, check_keywords, resolve_settings
+from .errors import (
+    AccessDeniedError,
+    AuthorizationError,
+    OAuth1Error,
+    RateLimitedError,
+    RequestTimeoutError,
+    TransportError,
+)
 from .remote import RemoteApp
+from .settings import InsecureSettingWarning, RemoteSettings, check_early, insecure_settings
 from .temporary_credentials import TemporaryCredentialCache
 
 if TYPE_CHECKING:
@@ -36,36 +45,51 @@ log = logging.getLogger("flask_oauth1_async")
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 
 
-def _render_default(exc: AuthorizationError | RateLimitedError) -> Any:
-    """Default answer for an uncaught callback error or rate limit, with no traceback.
+#: The error classes :meth:`OAuth.init_app` registers :func:`_render_default` for.
+DEFAULT_HANDLED: tuple[type[OAuth1Error], ...] = (AuthorizationError, RateLimitedError, TransportError)
 
-    Registered by :meth:`OAuth.init_app` for :class:`AuthorizationError`
-    (400, or 403 when the user denied) and :class:`RateLimitedError` (503 with
-    ``Retry-After``). A handler the app registered for a broader class
-    (``ProviderError``, ``OAuthError``, ``Exception``...) is used instead; one
-    for the class itself or a subclass replaces this function altogether
-    (Flask picks the most specific).
+_UNREACHABLE = "The service this site relies on could not be reached; please try again shortly.\n"
+_TOO_SLOW = "The service this site relies on did not answer in time; please try again shortly.\n"
+
+
+def _plain(body: str, status: int) -> WerkzeugResponse:
+    return WerkzeugResponse(body, status=status, mimetype="text/plain")
+
+
+def _render_default(exc: OAuth1Error) -> Any:
+    """Default answer for an uncaught callback error, rate limit or transport failure, with no traceback.
+
+    Registered by :meth:`OAuth.init_app` for :data:`DEFAULT_HANDLED`:
+    :class:`AuthorizationError` (400, or 403 when the user denied),
+    :class:`RateLimitedError` (503 with ``Retry-After``) and
+    :class:`TransportError` (502, or 504 for a :class:`RequestTimeoutError`).
+    The page of a transport failure says nothing of the error; its
+    description (secrets masked) goes to the log. A handler the
+    app registered for a broader class (``ProviderError``, ``OAuthError``,
+    ``Exception``...) is used instead; one for the class itself or a
+    subclass replaces this function altogether (Flask picks the most specific).
     """
     app = current_app
     handlers = app.error_handler_spec.get(None, {}).get(None, {})
     mro = type(exc).__mro__
-    own = AuthorizationError if isinstance(exc, AuthorizationError) else RateLimitedError
-    for cls in mro[mro.index(own) + 1 :]:
+    # Flask called us for the first class of the MRO with a handler: look above it.
+    start = next((i for i, cls in enumerate(mro) if handlers.get(cls) is _render_default), 0)
+    for cls in mro[start + 1 :]:
         handler = handlers.get(cls)
-        if handler is not None:
+        if handler is not None and handler is not _render_default:
             return app.ensure_sync(handler)(exc)
-    if isinstance(exc, RateLimitedError) and not isinstance(exc, AuthorizationError):
+    if isinstance(exc, AuthorizationError):
+        status = 403 if isinstance(exc, AccessDeniedError) else 400
+        log.info("OAuth 1 callback rejected (%s): %s", exc.error, exc.description)
+        return _plain(f"Sign-in failed: {exc.description}\n", status)
+    if isinstance(exc, RateLimitedError):
         log.info("OAuth 1 provider rate limit (%s): %s", exc.error, exc.description)
-        response = WerkzeugResponse(
-            "The sign-in service is busy; please try again shortly.\n", status=503, mimetype="text/plain"
-        )
+        response = _plain("The sign-in service is busy; please try again shortly.\n", 503)
         if exc.retry_after is not None:
             response.headers["Retry-After"] = str(max(0, math.ceil(exc.retry_after)))
         return response
-    status = 403 if isinstance(exc, AccessDeniedError) else 400
-    log.info("OAuth 1 callback rejected (%s): %s", exc.error, exc.description)
-    body = f"Sign-in failed: {exc.description}\n"
-    return WerkzeugResponse(body, status=status, mimetype="text/plain")
+    log.warning("OAuth 1 provider call failed (%s): %s", exc.error, exc.description)
+    return _plain(_TOO_SLOW, 504) if isinstance(exc, RequestTimeoutError) else _plain(_UNREACHABLE, 502)
 
 
 class _KeywordsOnly(dict[str, Any]):
@@ -117,6 +141,8 @@ class OAuth:
         self._remotes: dict[str, RemoteApp] = {}
         self._generations: dict[str, int] = {}
         self._app_states: weakref.WeakSet[AppState] = weakref.WeakSet()
+        # (remote, kind) of the InsecureSettingWarnings already emitted: once per remote.
+        self._warned: set[tuple[str, str]] = set()
         # The first app, read outside an app context; weak: the registry never keeps an app alive.
         self._app: weakref.ref[Flask] | None = None
         if app is not None:
@@ -157,8 +183,8 @@ class OAuth:
         state = AppState(self, app, self.cache, self.fetch_token)
         app.extensions[EXTENSION_KEY] = state
         self._app_states.add(state)
-        app.register_error_handler(AuthorizationError, _render_default)
-        app.register_error_handler(RateLimitedError, _render_default)
+        for handled in DEFAULT_HANDLED:
+            app.register_error_handler(handled, _render_default)
         default_ssl_context()  # load the CA bundle now, not inside the first request
 
     def register(self, name: str, overwrite: bool = False, **kwargs: Unpack[RemoteOptions]) -> RemoteApp:
@@ -182,6 +208,7 @@ class OAuth:
         if name.startswith("_") or hasattr(type(self), name):
             raise ValueError(f"remote app name {name!r} is reserved; choose another")
         check_keywords(name, kwargs)
+        self._warn_insecure(name, kwargs.get("client_kwargs"), stacklevel=3)
         previous = self._definitions.get(name)
         self._definitions[name] = (overwrite, dict(kwargs))
         try:
@@ -203,11 +230,20 @@ class OAuth:
         return remote
 
     def _check(self, app: Flask, name: str) -> None:
-        """Check remote *name* as *app*'s config has it now (see :func:`~flask_oauth1_async.config.check_early`)."""
+        """Check remote *name* as *app*'s config has it now (see :func:`~flask_oauth1_async.settings.check_early`)."""
         overwrite, registered = self._definitions[name]
-        settings = check_early(name, self.load_settings(app, name, registered, overwrite))
+        merged = self.load_settings(app, name, registered, overwrite)
+        settings = check_early(name, merged)
         if settings is not None:
             check_settings(settings)
+        self._warn_insecure(name, merged.get("client_kwargs"), stacklevel=4)
+
+    def _warn_insecure(self, name: str, client_kwargs: Any, stacklevel: int) -> None:
+        """Emit an :class:`InsecureSettingWarning` for each insecure choice of remote *name*, once per remote."""
+        for kind, message in insecure_settings(name, client_kwargs):
+            if (name, kind) not in self._warned:
+                self._warned.add((name, kind))
+                warnings.warn(message, InsecureSettingWarning, stacklevel=stacklevel)
 
     def create_client(self, name: str) -> RemoteApp:
         """Return the remote app registered as *name* (AttributeError if there is none)."""
@@ -278,6 +314,7 @@ class OAuth:
                 return entry[1]
             overwrite, registered = self._definitions[name]
             settings = RemoteSettings.from_mapping(name, self.load_settings(app, name, registered, overwrite))
+            self._warn_insecure(name, {**settings.http_options, **settings.signing}, stacklevel=4)
             binding = RemoteBinding(app, app_state, settings)
             app_state.remotes[name] = (generation, binding)
         if entry is not None:

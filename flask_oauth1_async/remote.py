@@ -350,9 +350,14 @@ class RemoteApp:
         once per request and remote). ``withhold_token=True`` sends the
         request unsigned. Other keywords go to httpx (``params``, ``data``,
         ``json``, ``content``, ``files``, ``headers``, ``cookies``,
-        ``timeout``, ``extensions``, ``follow_redirects``). Network failures
-        raise :class:`~.errors.TransportError`; HTTP errors do not raise
-        (use ``raise_for_status()``).
+        ``timeout``, ``extensions``, ``follow_redirects``), except the
+        package's own (``consumer_only``, ``body_hash``, ``retry``,
+        ``sign_multipart_fields``, ``deadline``: see docs/configuration.rst).
+        A signed call to an origin that is not the remote's own nor in
+        ``allowed_origins`` raises :class:`~.errors.OriginNotAllowedError`.
+        Network failures raise :class:`~.errors.TransportError` (a call past
+        its deadline :class:`~.errors.RequestTimeoutError`); HTTP errors do
+        not raise (use ``raise_for_status()``).
         """
         binding, flow = self._call(method, url, token, withhold_token, kwargs)
         return self._answered(cast(httpx.Response, binding.run_sync(flow)))

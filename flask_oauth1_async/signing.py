@@ -39,7 +39,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from ._http import httpx
-from .errors import ConfigurationError
+from .errors import ConfigurationError, SecretValues
 
 __all__ = [
     "SIGNATURE_METHODS",
@@ -364,6 +364,7 @@ class Signer:
         timestamp: str | None = None,
         body_hash: bool | None = None,
         extra_params: Iterable[tuple[str, str]] = (),
+        secrets: SecretValues | None = None,
     ) -> httpx.Request:
         """Return *request* signed; it may be the same object, modified, or a new one.
 
@@ -380,7 +381,9 @@ class Signer:
         The signature base string is left in
         ``request.extensions["oauth1_base_string"]`` (it holds no secret but
         the verifier, which :func:`~.errors.mask_secrets` hides), so that a
-        refused request can be explained.
+        refused request can be explained. With *secrets*, the values that
+        must never be quoted back (the consumer secret, *token_secret*,
+        *verifier* and the signature) are added to it.
 
         The query string and a form body are re-encoded in RFC 3986 form (see
         the module docstring), so the server decodes exactly the values that
@@ -446,6 +449,8 @@ class Signer:
             base_uri = _cached_base_uri(url.split("#", 1)[0].split("?", 1)[0])
             base = _base_string(request.method, base_uri, escaped)
         signature = self.signature(base, token_secret)
+        if secrets is not None:
+            secrets.add(self._client_secret, token_secret, verifier, signature)
         escaped_oauth.append(("oauth_signature", escape(signature)))
         request.extensions["oauth1_base_string"] = base
 

@@ -43,7 +43,10 @@ def faults() -> Iterator[FaultServer]:
         server.stop()
 
 
-def _remote(client_kwargs: dict[str, Any], base: str = "http://127.0.0.1:9") -> tuple[Flask, OAuth]:
+def _remote(
+    client_kwargs: dict[str, Any], base: str = "http://127.0.0.1:9", elsewhere: tuple[str, ...] = ()
+) -> tuple[Flask, OAuth]:
+    """The remote ``demo`` at *base*; signed calls may also go to the URLs *elsewhere* (their origins)."""
     app = Flask("backend-test")
     app.secret_key = "k"
     oauth = OAuth(app)
@@ -56,8 +59,14 @@ def _remote(client_kwargs: dict[str, Any], base: str = "http://127.0.0.1:9") -> 
         authorize_url=base + "/authorize",
         api_base_url=base + "/api/",
         client_kwargs=client_kwargs,
+        allowed_origins=[_origin(url) for url in elsewhere],
     )
     return app, oauth
+
+
+def _origin(url: str) -> str:
+    parts = httpx.URL(url)
+    return f"{parts.scheme}://{parts.host}:{parts.port}"
 
 
 def _awaited_get(app: Flask, oauth: OAuth, url: str) -> httpx.Response:
@@ -118,9 +127,10 @@ def test_same_typed_error_for_the_same_fault(backend: str, fault: Fault, timed_o
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_refused_connection_is_a_connect_error(backend: str) -> None:
-    app, oauth = _remote({"async_transport": backend})
+    refused = closed_port_url("/api/x")
+    app, oauth = _remote({"async_transport": backend}, elsewhere=(refused,))
     try:
-        error = _awaited_error(app, oauth, closed_port_url("/api/x"))
+        error = _awaited_error(app, oauth, refused)
     finally:
         oauth.close()
     assert not isinstance(error, RequestTimeoutError)
@@ -132,7 +142,7 @@ def test_proxy_from_client_kwargs_is_used(backend: str, faults: FaultServer) -> 
     """The fault server plays an HTTP proxy: it gets the absolute URL, signed, and answers itself."""
     target = closed_port_url("/api/via-proxy")  # never connected to: the proxy answers
     faults.script(target, Fault.ok('{"via": "proxy"}', headers={"Content-Type": "application/json"}))
-    app, oauth = _remote({"async_transport": backend, "proxy": faults.url})
+    app, oauth = _remote({"async_transport": backend, "proxy": faults.url}, elsewhere=(target,))
     try:
         assert _awaited_get(app, oauth, target).json() == {"via": "proxy"}
     finally:
@@ -145,7 +155,7 @@ def test_proxy_from_client_kwargs_is_used(backend: str, faults: FaultServer) -> 
 def test_aiohttp_backend_keeps_no_response_cookie(side: SideServer) -> None:
     """By the name ``localhost`` (still 127.0.0.1): aiohttp's own jar refuses cookies of IP hosts anyway."""
     base = side.url.replace("127.0.0.1", "localhost")
-    app, oauth = _remote({"async_transport": "aiohttp"})
+    app, oauth = _remote({"async_transport": "aiohttp"}, elsewhere=(base,))
     try:
         first = _awaited_get(app, oauth, base + "/set?v=alice-session")
         assert first.headers.get("set-cookie", "").startswith("sid=alice-session")

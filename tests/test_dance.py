@@ -31,6 +31,7 @@ from flask_oauth1_async.testing import FakeProvider, ProviderCall
 from tests.conftest import ClientAppFactory
 from tests.support.browser import Browser
 from tests.support.fake import last, register_settings
+from tests.support.insecure import plaintext_opt_out, warns_insecure
 from tests.support.keys import RSA_PRIVATE, RSA_PUBLIC
 from tests.support.views import PREFIX, VIEW_KINDS, catch_oauth_errors, dance_routes, query_of, with_query
 
@@ -159,8 +160,9 @@ def test_dance_with_every_signature_method_and_type(
 ) -> None:
     p: FakeProvider = request.getfixturevalue("provider" if scheme == "http" else "provider_tls")
     assert p.url.startswith(scheme + "://")
-    settings = _signature_settings(p, method, sig_type)
-    ca = client_app(p, functools.partial(dance_routes, me=True), **settings)
+    settings = {**_signature_settings(p, method, sig_type), **plaintext_opt_out(method, p.url)}
+    with warns_insecure(sig_type == "query", match="signature_type='query'"):
+        ca = client_app(p, functools.partial(dance_routes, me=True), **settings)
     with Browser(verify=p.ssl_context or True) as browser:
         result = browser.login_via(ca.url + PREFIX[kind] + "/login", user="carol")
     assert result.response.status_code == 200, result.response.text

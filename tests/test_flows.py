@@ -36,7 +36,7 @@ from flask_oauth1_async import (
     _effects,
     flows,
 )
-from flask_oauth1_async.config import RemoteSettings
+from flask_oauth1_async.settings import RemoteSettings
 from flask_oauth1_async.signing import Signer
 from flask_oauth1_async.temporary_credentials import CacheStore, ReplayGuard, Sealer, SessionStore
 from flask_oauth1_async.tokens import TokenSlot
@@ -427,6 +427,83 @@ def test_call_resource_transport_error_hides_the_query() -> None:
     with pytest.raises(TransportError) as info:
         both(make, lambda: [httpx.ConnectError("nope")])
     assert "secret=1" not in str(info.value)
+
+
+# ------------------------------------------------------------------ what each Send asks of the driver
+
+
+def _sends(flow: Generator[Any, Any, Any], found: list[_effects.Send]) -> Generator[Any, Any, Any]:
+    """Pass *flow* through, keeping each Send effect it yields."""
+    value: Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            effect = flow.throw(error) if error is not None else flow.send(value)
+        except StopIteration as stop:
+            return stop.value
+        if isinstance(effect, _effects.Send):
+            found.append(effect)
+        value, error = None, None
+        try:
+            value = yield effect
+        except Exception as exc:
+            error = exc
+
+
+def test_token_steps_send_bounded_by_a_deadline_and_never_let_httpx_follow() -> None:
+    sends: list[_effects.Send] = []
+    token = _form(oauth_token="rt", oauth_token_secret="rs", oauth_callback_confirmed="true")
+    both(lambda: _sends(_start({}, _store(), client_kwargs={"timeout": 2.0})(), sends), lambda: [token])
+    assert len(sends) == 2  # one per driver
+    for send in sends:
+        assert send.limit == flows.MAX_TOKEN_RESPONSE
+        assert send.follow_redirects is False
+        assert send.deadline is not None
+        assert send.deadline.seconds == 8.0  # connect + read + write + pool
+
+
+@pytest.mark.parametrize(
+    ("settings", "kwargs", "seconds"),
+    [
+        ({}, {}, None),
+        ({"deadline": 7}, {}, 7.0),
+        ({"deadline": 7}, {"deadline": 1.5}, 1.5),
+        ({}, {"deadline": None}, None),
+    ],
+    ids=["none-by-default", "the-remote's", "the-call's", "none-asked"],
+)
+def test_resource_calls_have_a_deadline_when_one_is_set(
+    settings: dict[str, Any], kwargs: dict[str, Any], seconds: float | None
+) -> None:
+    sends: list[_effects.Send] = []
+
+    def make() -> Any:
+        flow = flows.call_resource(
+            _settings(**settings),
+            Signer("consumer", "consumer-secret"),
+            "GET",
+            "me",
+            token=("at", "as"),
+            withhold_token=False,
+            slot=None,
+            fetch=None,
+            fetch_args=(),
+            kwargs=dict(kwargs),
+        )
+        return _sends(flow, sends)
+
+    both(make, lambda: [httpx.Response(200)])
+    for send in sends:
+        assert send.limit is None  # the user's response is read whole
+        assert send.follow_redirects is False
+        assert (send.deadline.seconds if send.deadline is not None else None) == seconds
+
+
+def test_a_derived_deadline_needs_every_timeout() -> None:
+    assert flows.derived_deadline({}) == 20.0  # httpx's default: 5 s for each phase
+    assert flows.derived_deadline({"timeout": httpx.Timeout(1.0, read=3.0)}) == 6.0
+    assert flows.derived_deadline({"timeout": None}) is None
+    assert flows.derived_deadline({"timeout": httpx.Timeout(5.0, pool=None)}) is None
 
 
 # ------------------------------------------------------------------ the drivers close flows

@@ -73,6 +73,7 @@ def test_shared_client_never_stores_response_cookies(
         provider,
         _cookie_routes(side.url),
         oauth_kwargs={"fetch_token": lambda name: tokens[request.headers["X-User"]]},
+        allowed_origins=[side.url],  # the side server: signed calls go there too
         **register,
     )
     expected = "static=1" if configured else None

@@ -363,7 +363,12 @@ def test_reregister_waits_for_the_call_in_flight(
 ) -> None:
     alice = provider.issue_token("alice")
     provider.respond("path/me", handler=lambda call: {"user": call.user, "path": "me"})
-    ca = client_app(provider, _reregister_routes(side.url), oauth_kwargs={"fetch_token": lambda name: alice})
+    ca = client_app(
+        provider,
+        _reregister_routes(side.url),
+        oauth_kwargs={"fetch_token": lambda name: alice},
+        allowed_origins=[side.url],  # the gated call is signed, and goes to the side server
+    )
     base = ca.url + PREFIX[mode]
 
     # Generation 1: /api/me.
@@ -382,7 +387,10 @@ def test_reregister_waits_for_the_call_in_flight(
             assert not old_client.is_closed
 
             # Generation 2 while the call is held: "me" now resolves to /api/path/me.
-            ca.oauth.register("demo", **register_settings(provider, api_base_url=provider.url + "/api/path/"))
+            ca.oauth.register(
+                "demo",
+                **register_settings(provider, api_base_url=provider.url + "/api/path/", allowed_origins=[side.url]),
+            )
             resp = http.get(base + "/me")
             assert resp.status_code == 200, resp.text
             assert resp.json() == {"user": "alice", "path": "me"}, "the new settings are used at once"

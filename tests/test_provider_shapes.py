@@ -53,6 +53,7 @@ from flask_oauth1_async import (
 )
 from flask_oauth1_async.testing import FakeProvider
 from tests.support.fake import register_settings
+from tests.support.insecure import warns_insecure
 from tests.support.servers import ServerThread, TLSMaterial, make_tls
 from tests.support.views import PREFIX, VIEW_KINDS
 
@@ -288,7 +289,8 @@ def _method(remote: Any, verb: str, kind: str) -> Any:
 @pytest.mark.parametrize("kind", VIEW_KINDS)
 def test_consumer_only_signing_is_accepted_by_oauthlib(kind: str, placement: str, shapes: Shapes) -> None:
     app, oauth = _app()
-    remote = shapes.register(oauth, consumer_only=True, client_kwargs={"signature_type": placement})
+    with warns_insecure(placement == "query", match="signature_type='query'"):
+        remote = shapes.register(oauth, consumer_only=True, client_kwargs={"signature_type": placement})
     response = _call(app, kind, lambda k: _method(remote, "get", k)("/two-legged/products", params={"q": "a b"}))
     assert response.status_code == 200, response.text
     assert response.json() == {"path": "products", "has_token": False, "token": None}

@@ -170,6 +170,10 @@ def _fast_transport_class() -> type[httpx.AsyncBaseTransport]:
 
                 if isinstance(exc, aiohttp.ClientError):  # not mapped by httpx-aiohttp: a bad answer
                     raise httpx.RemoteProtocolError(str(exc) or type(exc).__name__) from exc
+                if isinstance(exc, ValueError):
+                    # aiohttp refuses to write a header value with CR, LF or NUL with a plain
+                    # ValueError; httpx's own transport (h11) calls it a LocalProtocolError.
+                    raise httpx.LocalProtocolError(str(exc) or type(exc).__name__) from exc
                 raise
             response.stream = _RemappedStream(response.stream)
             return response

@@ -393,15 +393,30 @@ def test_login_started_in_a_sync_view_finishes_in_an_async_view(
 
 
 @pytest.mark.parametrize("method", ["HMAC-SHA1", "HMAC-SHA256", "PLAINTEXT"])
-def test_other_signature_methods(provider: FakeProvider, registries: list[OAuth], method: str) -> None:
+def test_other_signature_methods(provider_tls: FakeProvider, registries: list[OAuth], method: str) -> None:
+    """Over HTTPS: PLAINTEXT is refused over plain HTTP (see the next test)."""
+    provider = provider_tls
     app = Flask(f"sig_{next(_counter)}")
     oauth = OAuth(app)
     registries.append(oauth)
-    remote = oauth.remote_app("provider", signature_method=method, **settings(provider))
+    remote = oauth.remote_app(
+        "provider", signature_method=method, client_kwargs=provider.client_kwargs(), **settings(provider)
+    )
     resp = in_request(app, "sync", lambda: remote.post("echo", data={"a": "b"}, token=token_pair(provider)))
     assert resp.status == 200, resp.raw_data
     auth = last(provider, "api", "echo").authorization
     assert f'oauth_signature_method="{method}"' in (auth or "")
+
+
+def test_plaintext_over_plain_http_is_refused(provider: FakeProvider, registries: list[OAuth]) -> None:
+    """A compat remote's settings are read when it is first used: PLAINTEXT to an http:// URL fails there."""
+    app = Flask(f"sig_{next(_counter)}")
+    oauth = OAuth(app)
+    registries.append(oauth)
+    remote = oauth.remote_app("provider", signature_method="PLAINTEXT", **settings(provider))
+    with pytest.raises(ConfigurationError, match="PLAINTEXT over TLS only"):
+        in_request(app, "sync", lambda: remote.post("echo", data={"a": "b"}, token=token_pair(provider)))
+    assert provider.received("api", "echo") == []
 
 
 def test_authorized_handler_decorator(provider: FakeProvider, registries: list[OAuth]) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 from flask import Flask, jsonify, request, url_for
 
 from flask_oauth1_async import OAuth
+from tests.support.insecure import plaintext_opt_out, warns_insecure
 
 #: the query of the signed GET: spaces, "+", reserved characters and non-ASCII.
 ODD_QUERY = {"q": "a b+c/d?e&f=g", "u": "é ✓ 日本", "r": "!*'();:@$,[]"}
@@ -45,7 +46,11 @@ def make_client_app(register: dict[str, Any], signature_type: str, query: dict[s
     app = Flask("interop-client")
     app.secret_key = "interop-secret"
     oauth = OAuth(app)
-    oauth.register("peer", **register)
+    # The peers run on 127.0.0.1, PLAINTEXT over plain HTTP included (the opt-out says so).
+    method = str(register.get("client_kwargs", {}).get("signature_method", "HMAC-SHA1"))
+    register = {**plaintext_opt_out(method, register["api_base_url"]), **register}
+    with warns_insecure(signature_type == "query", match="signature_type='query'"):
+        oauth.register("peer", **register)
     calls = calls_for(signature_type, query)
 
     @app.get("/s/login")

@@ -19,7 +19,19 @@ Faults (constructors on :class:`Fault`):
 * ``truncate()``: promise ``Content-Length: 1000``, send 10 bytes, close;
 * ``huge(size)``: a 200 answer with *size* bytes (2 MB by default);
 * ``non_utf8()``: a 200 ``text/plain; charset=utf-8`` body that is not UTF-8;
-* ``redirect(location, code=302)``: to a path or a full URL on another server.
+* ``redirect(location, code=302)``: to a path or a full URL on another server;
+* ``stream(size)``: a 200 answer of *size* bytes sent chunk by chunk (never held
+  in memory), with its ``Content-Length``;
+* ``endless()``: a chunked 200 answer that never ends (until the client goes
+  away, the server stops, or :data:`_ENDLESS_CAP` bytes);
+* ``trickle(seconds, interval)``: a chunked 200 answer of one byte every
+  *interval* seconds for *seconds* seconds.
+
+The last three record how they ended in :attr:`FaultServer.outcomes`:
+``"finished"`` (everything was sent) or ``"client-gone"`` (the client closed
+the connection first). A scripted handler (``script(path, callable)``) sees
+each request's query and body in its :class:`SeenRequest`, so it can echo
+them back.
 
 For "connection refused" use :func:`closed_port_url`: a loopback URL where
 nothing listens.
@@ -46,6 +58,9 @@ __all__ = ["Fault", "FaultServer", "SeenRequest", "closed_port_url"]
 _MAX_HEADER = 65536
 _IDLE_TIMEOUT = 5.0
 _MAX_HANG = 10.0
+#: The most an endless answer sends (64 MB), so that a client that reads everything still ends.
+_ENDLESS_CAP = 64 * 1024 * 1024
+_CHUNK = 64 * 1024
 _REASONS = {
     200: "OK",
     301: "Moved Permanently",
@@ -110,6 +125,19 @@ class Fault:
     def redirect(cls, location: str, code: int = 302) -> Fault:
         return cls("answer", code, b"", (("Location", location),))
 
+    @classmethod
+    def stream(cls, size: int) -> Fault:
+        return cls("stream", 200, b"", (("Content-Type", "application/x-www-form-urlencoded"),), seconds=size)
+
+    @classmethod
+    def endless(cls) -> Fault:
+        return cls("endless", 200, b"", (("Content-Type", "application/x-www-form-urlencoded"),))
+
+    @classmethod
+    def trickle(cls, seconds: float, interval: float) -> Fault:
+        body = b"x" * max(1, int(seconds / interval))
+        return cls("trickle", 200, body, (("Content-Type", "text/plain"),), seconds=interval)
+
 
 @dataclass(frozen=True)
 class SeenRequest:
@@ -119,6 +147,10 @@ class SeenRequest:
     path: str
     headers: dict[str, str]
     connection: int
+    #: The request target as sent (path and query).
+    target: str = ""
+    #: The request body.
+    body: bytes = b""
 
 
 @dataclass
@@ -143,6 +175,7 @@ class FaultServer:
         self._handlers: dict[str, Callable[[SeenRequest], Fault]] = {}
         self._connections: list[_Connection] = []
         self._seen: list[SeenRequest] = []
+        self._outcomes: list[tuple[str, str]] = []
         self._accepted = 0
         self._stopping = threading.Event()
         self._listener: socket.socket | None = None
@@ -183,6 +216,19 @@ class FaultServer:
         """Requests read since start (a copy)."""
         with self._lock:
             return list(self._seen)
+
+    @property
+    def outcomes(self) -> list[tuple[str, str]]:
+        """``(path, "finished" | "client-gone")`` of each stream, endless or trickle answer that ended."""
+        with self._lock:
+            return list(self._outcomes)
+
+    def wait_for_outcomes(self, count: int, timeout: float = 15.0) -> list[tuple[str, str]]:
+        """:attr:`outcomes` once there are *count* of them (or *timeout* seconds have passed)."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end and len(self.outcomes) < count:
+            time.sleep(0.02)
+        return self.outcomes
 
     # -- life cycle -----------------------------------------------------------------
 
@@ -271,11 +317,11 @@ class FaultServer:
                     if not chunk:
                         return
                     buffer += chunk
-                buffer = buffer[length:]
-                seen = SeenRequest(method, target.partition("?")[0], headers, conn.number)
+                body, buffer = buffer[:length], buffer[length:]
+                seen = SeenRequest(method, target.partition("?")[0], headers, conn.number, target, body)
                 with self._lock:
                     self._seen.append(seen)
-                if not self._answer(sock, self.fault_for(seen)):
+                if not self._answer(sock, self.fault_for(seen), seen.path):
                     return
         except OSError:
             return
@@ -283,8 +329,16 @@ class FaultServer:
             with contextlib.suppress(OSError):
                 sock.close()
 
-    def _answer(self, sock: socket.socket, fault: Fault) -> bool:
+    def _answer(self, sock: socket.socket, fault: Fault, path: str) -> bool:
         """Send *fault*'s answer; True if the connection stays usable."""
+        if fault.kind in ("stream", "endless", "trickle"):
+            try:
+                self._stream(sock, fault)
+            except OSError:
+                self._record(path, "client-gone")
+                return False
+            self._record(path, "finished")
+            return fault.kind == "stream"
         if fault.kind == "hang":
             self._stopping.wait(fault.seconds)
             return False
@@ -305,3 +359,35 @@ class FaultServer:
         lines.append(f"Content-Length: {len(fault.body)}")
         sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + fault.body)
         return True
+
+    def _record(self, path: str, outcome: str) -> None:
+        with self._lock:
+            self._outcomes.append((path, outcome))
+
+    def _stream(self, sock: socket.socket, fault: Fault) -> None:
+        """Send a stream, endless or trickle answer; OSError when the client went away."""
+        lines = ["HTTP/1.1 200 OK", *(f"{k}: {v}" for k, v in fault.headers)]
+        if fault.kind == "stream":
+            size = int(fault.seconds)
+            sock.sendall(("\r\n".join([*lines, f"Content-Length: {size}"]) + "\r\n\r\n").encode("latin-1"))
+            block = b"x" * _CHUNK
+            sent = 0
+            while sent < size and not self._stopping.is_set():
+                piece = block[: min(_CHUNK, size - sent)]
+                sock.sendall(piece)
+                sent += len(piece)
+            return
+        sock.sendall(("\r\n".join([*lines, "Transfer-Encoding: chunked"]) + "\r\n\r\n").encode("latin-1"))
+        if fault.kind == "endless":
+            block = b"a&" * (_CHUNK // 2)
+            chunk = f"{len(block):x}\r\n".encode() + block + b"\r\n"
+            sent = 0
+            while sent < _ENDLESS_CAP and not self._stopping.is_set():
+                sock.sendall(chunk)
+                sent += len(block)
+        else:
+            for byte in fault.body:
+                if self._stopping.wait(fault.seconds):
+                    break
+                sock.sendall(b"1\r\n" + bytes([byte]) + b"\r\n")
+        sock.sendall(b"0\r\n\r\n")
