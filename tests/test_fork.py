@@ -290,7 +290,7 @@ def test_many_forks_while_the_background_loop_is_busy(fork_app: tuple[Flask, OAu
     with app.app_context():  # everything the child does, done once here: no first import in a child
         assert oauth.demo.get_sync("me", token=alice).json()["user"] == "alice"
     assert app.test_client().get(ame).json == {"user": "alice"}
-    assert app.test_client().get("/busy").text == "ok"
+    assert app.test_client().get("/busy").get_data(as_text=True) == "ok"
     assert _login_in_process(app) == "alice"
     stop = threading.Event()
     busy_errors: list[BaseException] = []
@@ -299,7 +299,7 @@ def test_many_forks_while_the_background_loop_is_busy(fork_app: tuple[Flask, OAu
         own = app.test_client()
         while not stop.is_set():
             try:
-                assert own.get("/busy").text == "ok"
+                assert own.get("/busy").get_data(as_text=True) == "ok"
             except BaseException as exc:  # reported after the forks
                 busy_errors.append(exc)
                 return

@@ -41,6 +41,7 @@ from typing import Any  # noqa: E402
 from flask import Flask  # noqa: E402
 
 from flask_oauth1_async import OAuth  # noqa: E402
+from flask_oauth1_async.errors import TransportError  # noqa: E402
 
 TOKEN = {"oauth_token": os.environ["SERVERS_TOKEN"], "oauth_token_secret": os.environ["SERVERS_TOKEN_SECRET"]}
 
@@ -64,6 +65,11 @@ def _app() -> tuple[Flask, OAuth]:
     @app.get("/async")
     async def async_view() -> Any:
         return {"user": (await oauth.demo.get("me", token=TOKEN)).json()["screen_name"]}
+
+    @app.errorhandler(TransportError)
+    def transport_failed(exc: TransportError) -> Any:
+        # The package's default answer is a bare 502 page; show the test what failed.
+        return {"error": type(exc).__name__, "message": str(exc)}, 502
 
     @app.get("/wait")
     async def wait_view() -> Any:

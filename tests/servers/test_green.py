@@ -76,7 +76,8 @@ def test_a_view_waiting_on_a_runner_loop_that_dies_fails_and_the_next_view_works
 ) -> None:
     seen = _run(green, "runner-killed", provider_env)
     assert seen["before"] == {"status": 200, "json": {"user": "alice"}}, seen
-    assert seen["killed"]["error"] == "TransportError", seen
-    assert "the runner's event loop stopped" in seen["killed"]["message"], seen
+    assert seen["killed"]["status"] == 502, seen
+    assert seen["killed"]["json"]["error"] == "TransportError", seen
+    assert "the runner's event loop stopped" in seen["killed"]["json"]["message"], seen
     assert seen["after"] == {"status": 200, "json": {"user": "alice"}}, seen
     assert seen["def"] == {"status": 200, "json": {"user": "alice"}}, seen
