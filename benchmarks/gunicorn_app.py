@@ -9,8 +9,24 @@ CA bundle from ``SSL_CERT_FILE``) and answers its status:
 ``/async/fast``    ours in an ``async def`` view, ``client_kwargs={"async_transport": "aiohttp"}``
 ``/sync/authlib``  Authlib's Flask client in a ``def`` view
 
+Two Flask apps with these views share one registry, in one WSGI app:
+
+``/...``     Flask's own runner for async views (asgiref: a new loop per view call);
+``/r/...``   the same views with ``flask_oauth1_async.runner.AsyncRunner(app)``.
+
+Under gevent, async views need a long-lived loop: the runner's, or Flask's
+"Async with Gevent" recipe; the two cannot share a process (asyncio allows
+one running loop per OS thread, and every greenlet shares it), so only the
+runner is measured there.
+
+Every view also exists under ``/slow``: the same call to the upstream's
+100 ms path (``/slow/sync/ours``, ``/r/slow/async/ours``...), for the gevent
+run, where many requests wait on the upstream at once.
+
 ``/ready`` answers without a call. With ``--preload`` the app is built in the
 master before the fork; every client here is built lazily, in the worker.
+Under gunicorn's gevent worker the app is loaded after the worker patched
+the standard library (no ``--preload``).
 """
 
 from __future__ import annotations
@@ -18,35 +34,45 @@ from __future__ import annotations
 import os
 import threading
 import warnings
+from typing import Any
 
 import httpx
 from flask import Flask, Response
 
 from benchmarks.flavours import API_PATH, CLIENT_ID, CLIENT_SECRET, FAST, TOKEN, MinimalOAuth1
 from flask_oauth1_async import OAuth
+from flask_oauth1_async.runner import AsyncRunner
 
-#: Flavour key -> view path.
+#: Flavour key -> view path (one call to the fast upstream path).
 PATHS = {
     "raw-sync": "/sync/raw",
     "ours-sync": "/sync/ours",
     "ours-async": "/async/ours",
     "ours-async-fast": "/async/fast",
+    "ours-async-runner": "/r/async/ours",
+    "ours-async-fast-runner": "/r/async/fast",
     "authlib-flask": "/sync/authlib",
+}
+#: Flavour key -> view path, gevent run: every view waits on the upstream's 100 ms path.
+GREEN_PATHS = {
+    "raw-sync": "/slow/sync/raw",
+    "ours-sync": "/slow/sync/ours",
+    "ours-async-runner": "/r/slow/async/ours",
+    "ours-async-fast-runner": "/r/slow/async/fast",
 }
 
 
-def create_app() -> Flask:
+def create_app() -> Any:
+    from werkzeug.middleware.dispatcher import DispatcherMiddleware
+
     upstream = os.environ["BENCH_UPSTREAM"]
-    url = upstream + API_PATH
-    app = Flask("bench_gunicorn")
-    app.secret_key = "bench-gunicorn"
-    oauth = OAuth(app)
+    oauth = OAuth()
     oauth.register("up", client_id=CLIENT_ID, client_secret=CLIENT_SECRET)
     oauth.register("fast", client_id=CLIENT_ID, client_secret=CLIENT_SECRET, client_kwargs=FAST)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         from authlib.integrations.flask_client import OAuth as AuthlibOAuth
-    authlib = AuthlibOAuth(app)
+    authlib = AuthlibOAuth()
     authlib.register(
         "up",
         client_id=CLIENT_ID,
@@ -70,28 +96,45 @@ def create_app() -> Flask:
     def answer(status: int) -> Response:
         return Response(str(status), status=200 if status == 200 else 502, mimetype="text/plain")
 
-    @app.get("/ready")
-    def ready() -> Response:
-        return answer(200)
+    def build(name: str) -> Flask:
+        app = Flask(name)
+        app.secret_key = "bench-gunicorn"
+        oauth.init_app(app)
+        authlib.init_app(app)
 
-    @app.get("/sync/raw")
-    def sync_raw() -> Response:
-        return answer(raw_client().get(url, auth=auth).status_code)
+        @app.get("/ready")
+        def ready() -> Response:
+            return answer(200)
 
-    @app.get("/sync/ours")
-    def sync_ours() -> Response:
-        return answer(oauth.up.get(url, token=TOKEN).status_code)
+        for prefix, path in (("", API_PATH), ("/slow", "/slow" + API_PATH)):
+            url = upstream + path
 
-    @app.get("/async/ours")
-    async def async_ours() -> Response:
-        return answer((await oauth.up.get(url, token=TOKEN)).status_code)
+            def sync_raw(url: str = url) -> Response:
+                return answer(raw_client().get(url, auth=auth).status_code)
 
-    @app.get("/async/fast")
-    async def async_fast() -> Response:
-        return answer((await oauth.fast.get(url, token=TOKEN)).status_code)
+            def sync_ours(url: str = url) -> Response:
+                return answer(oauth.up.get(url, token=TOKEN).status_code)
 
-    @app.get("/sync/authlib")
-    def sync_authlib() -> Response:
-        return answer(int(authlib.up.get(url, token=TOKEN).status_code))
+            async def async_ours(url: str = url) -> Response:
+                return answer((await oauth.up.get(url, token=TOKEN)).status_code)
 
-    return app
+            async def async_fast(url: str = url) -> Response:
+                return answer((await oauth.fast.get(url, token=TOKEN)).status_code)
+
+            def sync_authlib(url: str = url) -> Response:
+                return answer(int(authlib.up.get(url, token=TOKEN).status_code))
+
+            for route, view in (
+                ("/sync/raw", sync_raw),
+                ("/sync/ours", sync_ours),
+                ("/async/ours", async_ours),
+                ("/async/fast", async_fast),
+                ("/sync/authlib", sync_authlib),
+            ):
+                app.add_url_rule(prefix + route, endpoint=prefix + route, view_func=view, methods=["GET"])
+        return app
+
+    main = build("bench_gunicorn")
+    runner_app = build("bench_gunicorn_runner")
+    AsyncRunner(runner_app)
+    return DispatcherMiddleware(main.wsgi_app, {"/r": runner_app.wsgi_app})
