@@ -14,7 +14,20 @@ from typing import Any
 
 from . import report
 
-SECTIONS = ("signing", "a", "b", "asyncpath", "profile", "idle", "fanout", "throughput", "server", "memory", "dance")
+SECTIONS = (
+    "signing",
+    "a",
+    "b",
+    "asyncpath",
+    "runnerpath",
+    "profile",
+    "idle",
+    "fanout",
+    "throughput",
+    "server",
+    "memory",
+    "dance",
+)
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -89,7 +102,7 @@ def _dicts(samples: dict[str, Any]) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    from . import asyncpath
+    from . import asyncpath, runnerpath
     from .flavours import SCHEMES, Clients
     from .memory import measure
     from .profiling import profile_ours
@@ -104,7 +117,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         signing,
         throughput,
     )
-    from .server_bench import real_server
+    from .server_bench import WORKERS, real_server
     from .servers import make_tls
     from .upstream import Upstream
 
@@ -146,12 +159,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     mark("shape_a")
                     results["shape_a"] = {}
                     for scheme in SCHEMES:
+                        mark(f"shape_a_{scheme}")
                         _log(f"(a) many calls in one request, {scheme}")
                         results["shape_a"][scheme] = _dicts(many_calls_in_one_request(clients, upstream, scheme, cfg))
                 if "b" in only:
                     mark("shape_b")
                     results["shape_b"] = {}
                     for scheme in SCHEMES:
+                        mark(f"shape_b_{scheme}")
                         _log(f"(b) one call per request, {scheme}")
                         results["shape_b"][scheme] = _dicts(one_call_per_request(clients, upstream, scheme, cfg))
                 if "asyncpath" in only:
@@ -161,6 +176,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                         "in_view": _dicts(asyncpath.in_one_view(clients, "https", cfg.fast)),
                         "per_request": _dicts(asyncpath.per_request(clients, "https", cfg.per_request_fast)),
                     }
+                if "runnerpath" in only:
+                    mark("runnerpath")
+                    _log("the runner's cost per view call, piece by piece")
+                    results["runnerpath"] = _dicts(runnerpath.measure(cfg.fast))
                 if "profile" in only:
                     mark("profile")
                     _log("profiles (https)")
@@ -173,6 +192,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     mark("fanout")
                     results["fanout"] = {}
                     for scheme in SCHEMES:
+                        mark(f"fanout_{scheme}")
                         _log(f"fan-out ({scheme}, 100 ms)")
                         fan = fanout(clients, upstream, scheme, cfg)
                         results["fanout"][scheme] = {str(size): _dicts(samples) for size, samples in fan.items()}
@@ -183,10 +203,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     results["throughput"] = throughput(clients, upstream, "https", cfg, log=_log)
                 if "server" in only:
                     mark("real_server")
-                    _log("real server: gunicorn, 2 workers, --preload, sync and gthread workers (https)")
-                    results["real_server"] = real_server(
-                        upstream, cfg.server_total, cfg.server_rounds, report.SERVER_THREADS, log=_log
-                    )
+                    results["real_server"] = {}
+                    for worker in WORKERS:
+                        mark(f"real_server_{worker}")
+                        _log(f"real server: gunicorn, 2 workers, {worker} workers (https)")
+                        results["real_server"].update(
+                            real_server(upstream, cfg.server_total, cfg.server_rounds, log=_log, workers=(worker,))
+                        )
                 if "memory" in only:
                     mark("memory")
                     _log(f"memory: {cfg.memory_sync_calls} sync calls (fresh process, https)")

@@ -1,0 +1,177 @@
+"""What the opt-in runner costs per async-view request, piece by piece (issue 19).
+
+:class:`flask_oauth1_async.runner.AsyncRunner` runs a view in the request
+thread, on a loop taken from a bank of idle loops. One request through it is:
+Flask's ``ensure_sync`` (which asks the runner's ``async_to_sync`` for a
+wrapper), ``AsyncRunner.run`` (checks, the per-process bank, ``take`` /
+``give_back``), a task made by the runner's task factory and run with
+``run_until_complete``, the ``_run_view`` wrapper (``ThreadSensitiveContext``,
+the view's task set, ``copy_context``) and ``_restore`` of the context
+afterwards. Each piece is timed on its own here, beside whole empty-view
+requests, all interleaved:
+
+* per request (``app.test_client()``): an empty ``def`` view, an empty async
+  view with Flask's runner (asgiref) and with ``AsyncRunner``;
+* per view call, outside Flask: ``AsyncRunner.run`` of an empty coroutine,
+  asgiref's ``async_to_sync`` of it, and the bare asyncio floor
+  (``run_until_complete`` on an idle long-lived loop);
+* the runner's pieces (they use the runner's private names, so a piece the
+  package no longer has is left out rather than failing the run).
+
+The pieces are not meant to add up exactly to the whole (each is timed
+with its own ``perf_counter_ns`` pair, about 0.1 us), but they show where the
+difference between an empty ``async def`` view and an empty ``def`` view goes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+from collections.abc import Callable
+from time import perf_counter_ns
+from typing import Any
+
+from asgiref.sync import ThreadSensitiveContext, async_to_sync
+from flask import Flask, Response
+
+from flask_oauth1_async.runner import AsyncRunner
+
+from .stats import Plan, Runner, Sample, interleave, set_ratios
+
+PIECES: dict[str, str] = {
+    "request-empty-sync": "request: empty def view (test_client)",
+    "request-empty-async": "request: empty async view, Flask's runner (asgiref)",
+    "request-empty-runner": "request: empty async view, AsyncRunner",
+    "asgiref-run": "view call: asgiref async_to_sync(empty coroutine)() (Flask's runner), outside Flask",
+    "runner-run": "view call: AsyncRunner.run(empty coroutine), outside Flask (the runner's whole cost)",
+    "loop-run": "bare asyncio: run_until_complete(empty coroutine) on an idle long-lived loop",
+    "ensure-sync": "piece: Flask's app.ensure_sync(view) with the runner (the wrapper made per request)",
+    "bank": "piece: the loop bank, take() + give_back() (runner._Bank)",
+    "task": "piece: create_task with the runner's task factory + run_until_complete, empty coroutine",
+    "run-view": "piece: the _run_view wrapper of an empty coroutine, awaited on a running loop",
+    "tsc": "piece: async with ThreadSensitiveContext(): pass, on a running loop",
+    "context": "piece: contextvars.copy_context() + runner._restore() in a request context",
+}
+
+
+def _timed(fn: Callable[[], Any]) -> Runner:
+    def run(n: int) -> list[int]:
+        out = [0] * n
+        for i in range(n):
+            t0 = perf_counter_ns()
+            fn()
+            out[i] = perf_counter_ns() - t0
+        return out
+
+    return run
+
+
+def _timed_on_loop(loop: asyncio.AbstractEventLoop, make: Callable[[], Any]) -> Runner:
+    """Time ``await make()`` *n* times inside one coroutine on *loop* (the loop entry is not timed)."""
+
+    async def batch(n: int) -> list[int]:
+        out = [0] * n
+        for i in range(n):
+            t0 = perf_counter_ns()
+            await make()
+            out[i] = perf_counter_ns() - t0
+        return out
+
+    return lambda n: loop.run_until_complete(batch(n))
+
+
+def measure(plan: Plan) -> dict[str, Sample]:
+    """Time every piece of :data:`PIECES` that this version of the package has."""
+    from flask_oauth1_async import runner as runner_module
+
+    plain, with_runner = Flask("bench_runnerpath"), Flask("bench_runnerpath_runner")
+    runner = AsyncRunner(with_runner)
+    bare = AsyncRunner()  # not on an app: AsyncRunner.run outside Flask
+    for app in (plain, with_runner):
+
+        @app.get("/sync")
+        def empty_sync() -> Response:
+            return Response("ok")
+
+        @app.get("/async")
+        async def empty_async() -> Response:
+            return Response("ok")
+
+    async def noop() -> None:
+        return None
+
+    loop = asyncio.new_event_loop()
+    runners: dict[str, Runner] = {}
+    plain_client, runner_client = plain.test_client(), with_runner.test_client()
+
+    def request(client: Any, path: str) -> Callable[[], Any]:
+        def go() -> None:
+            if client.get(path).status_code != 200:
+                raise RuntimeError(f"{path} failed")
+
+        return go
+
+    runners["request-empty-sync"] = _timed(request(plain_client, "/sync"))
+    runners["request-empty-async"] = _timed(request(plain_client, "/async"))
+    runners["request-empty-runner"] = _timed(request(runner_client, "/async"))
+    runners["asgiref-run"] = _timed(lambda: async_to_sync(noop)())
+    runners["runner-run"] = _timed(lambda: bare.run(noop))
+    runners["loop-run"] = _timed(lambda: loop.run_until_complete(noop()))
+
+    def ensure_sync() -> None:
+        with_runner.ensure_sync(noop)
+
+    runners["ensure-sync"] = _timed(ensure_sync)
+
+    bank_type = getattr(runner_module, "_Bank", None)
+    if bank_type is not None:
+        bank = bank_type(4)
+
+        def take_give_back() -> None:
+            bank.give_back(bank.take())
+
+        runners["bank"] = _timed(take_give_back)
+    factory = getattr(runner_module, "_task_factory", None)
+    run_view, outcome_type = getattr(runner_module, "_run_view", None), getattr(runner_module, "_Outcome", None)
+    restore = getattr(runner_module, "_restore", None)
+    task_loop = asyncio.new_event_loop()
+    if factory is not None:
+        task_loop.set_task_factory(factory)
+
+        def task() -> None:
+            task_loop.run_until_complete(task_loop.create_task(noop()))
+
+        runners["task"] = _timed(task)
+    if run_view is not None and outcome_type is not None:
+        runners["run-view"] = _timed_on_loop(loop, lambda: run_view(noop, outcome_type(), 5.0))
+
+    async def tsc() -> None:
+        async with ThreadSensitiveContext():
+            pass
+
+    runners["tsc"] = _timed_on_loop(loop, tsc)
+    if restore is not None:
+
+        def context() -> None:
+            restore(contextvars.copy_context())
+
+        def in_request(n: int) -> list[int]:
+            with plain.test_request_context("/"):
+                return _timed(context)(n)
+
+        runners["context"] = in_request
+
+    labels = {key: PIECES[key] for key in runners}
+    try:
+        samples = interleave(runners, dict.fromkeys(runners, plan), labels)
+    finally:
+        runner.close()
+        bare.close()
+        if bank_type is not None:
+            bank.close()
+        loop.close()
+        task_loop.close()
+    refs: dict[str, str | None] = dict.fromkeys(samples, None)
+    refs.update({"request-empty-async": "request-empty-sync", "request-empty-runner": "request-empty-sync"})
+    set_ratios(samples, refs)
+    return samples
