@@ -7,6 +7,9 @@ CA bundle from ``SSL_CERT_FILE``) and answers its status:
 ``/sync/ours``     ours in a ``def`` view
 ``/async/ours``    ours in an ``async def`` view, httpx's async transport
 ``/async/fast``    ours in an ``async def`` view, ``client_kwargs={"async_transport": "aiohttp"}``
+``/async/raw``     a raw pooled :class:`httpx.AsyncClient` made on the running loop and kept for it
+                   (``/async/raw-fast``: with httpx-aiohttp's transport); only meaningful with the
+                   runner, whose loops live long: the floor of an awaited call there
 ``/sync/authlib``  Authlib's Flask client in a ``def`` view
 
 Two Flask apps with these views share one registry, in one WSGI app:
@@ -31,6 +34,7 @@ the standard library (no ``--preload``).
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
 import warnings
@@ -51,6 +55,8 @@ PATHS = {
     "ours-async-fast": "/async/fast",
     "ours-async-runner": "/r/async/ours",
     "ours-async-fast-runner": "/r/async/fast",
+    "raw-async-runner": "/r/async/raw",
+    "raw-async-fast-runner": "/r/async/raw-fast",
     "authlib-flask": "/sync/authlib",
 }
 #: Flavour key -> view path, gevent run: every view waits on the upstream's 100 ms path.
@@ -59,6 +65,8 @@ GREEN_PATHS = {
     "ours-sync": "/slow/sync/ours",
     "ours-async-runner": "/r/slow/async/ours",
     "ours-async-fast-runner": "/r/slow/async/fast",
+    "raw-async-runner": "/r/slow/async/raw",
+    "raw-async-fast-runner": "/r/slow/async/raw-fast",
 }
 
 
@@ -93,6 +101,21 @@ def create_app() -> Any:
                 client = raw.setdefault(pid, httpx.Client())
         return client
 
+    raw_async: dict[tuple[asyncio.AbstractEventLoop, bool], httpx.AsyncClient] = {}
+
+    def raw_async_client(fast: bool) -> httpx.AsyncClient:
+        loop = asyncio.get_running_loop()
+        client = raw_async.get((loop, fast))
+        if client is None:
+            if fast:
+                from httpx_aiohttp import AiohttpTransport
+
+                client = httpx.AsyncClient(transport=AiohttpTransport())
+            else:
+                client = httpx.AsyncClient()
+            raw_async[loop, fast] = client
+        return client
+
     def answer(status: int) -> Response:
         return Response(str(status), status=200 if status == 200 else 502, mimetype="text/plain")
 
@@ -121,6 +144,12 @@ def create_app() -> Any:
             async def async_fast(url: str = url) -> Response:
                 return answer((await oauth.fast.get(url, token=TOKEN)).status_code)
 
+            async def async_raw(url: str = url) -> Response:
+                return answer((await raw_async_client(False).get(url, auth=auth)).status_code)
+
+            async def async_raw_fast(url: str = url) -> Response:
+                return answer((await raw_async_client(True).get(url, auth=auth)).status_code)
+
             def sync_authlib(url: str = url) -> Response:
                 return answer(int(authlib.up.get(url, token=TOKEN).status_code))
 
@@ -129,6 +158,8 @@ def create_app() -> Any:
                 ("/sync/ours", sync_ours),
                 ("/async/ours", async_ours),
                 ("/async/fast", async_fast),
+                ("/async/raw", async_raw),
+                ("/async/raw-fast", async_raw_fast),
                 ("/sync/authlib", sync_authlib),
             ):
                 app.add_url_rule(prefix + route, endpoint=prefix + route, view_func=view, methods=["GET"])

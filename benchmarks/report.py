@@ -426,7 +426,7 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             True,
             kind="server",
             worker=worker,
-            keys=(key, "ours-sync"),
+            keys=(key, "ours-sync", key.replace("ours-", "raw-")),
         )
     add_in(
         "real_server_sync",
@@ -553,9 +553,11 @@ def _explain_fanout(results: dict[str, Any], t: dict[str, Any]) -> list[str]:
 
 
 def _explain_server(results: dict[str, Any], t: dict[str, Any]) -> list[str]:
-    worker, keys = t["worker"], t["keys"]
-    rows = [_get(results, "real_server", worker, key) for key in keys]
-    if not all(rows):
+    worker = t["worker"]
+    found = [(key, _get(results, "real_server", worker, key)) for key in t["keys"]]
+    keys = [key for key, row in found if row]
+    rows = [row for _, row in found if row]
+    if len(rows) < 2 or keys[:2] != list(t["keys"][:2]):
         return []
     out = []
     for key, row in zip(keys, rows, strict=True):
@@ -570,6 +572,11 @@ def _explain_server(results: dict[str, Any], t: dict[str, Any]) -> list[str]:
             f"worker CPU per request {keys[0]} / {keys[1]}: {a / b:.2f}x; req/s ratio: "
             f"{rows[0]['req_per_s'] / rows[1]['req_per_s']:.2f}x (the workers, the upstream and the load "
             "generator share 2 cores, so req/s follows CPU per request)"
+        )
+    if len(rows) > 2 and rows[1]["req_per_s"]:
+        out.append(
+            f"floor: {keys[2]} (the same transport on the same loop, no code of ours) serves "
+            f"{rows[2]['req_per_s'] / rows[1]['req_per_s']:.2f}x ours-sync's req/s"
         )
     return out
 
@@ -790,8 +797,11 @@ def render_markdown(results: dict[str, Any]) -> str:
             "## The runner, piece by piece",
             "",
             "What an async view costs with `AsyncRunner` (and, for scale, with Flask's runner), as whole empty "
-            "requests and as the runner's pieces (no HTTP call), interleaved. Pieces are timed one by one "
-            "and need not add up exactly.",
+            "requests and as the runner's pieces (no HTTP call), interleaved. In a request: *def view running "
+            "an empty coroutine with run_until_complete* minus *empty def view* is bare asyncio's cost; "
+            "*... with AsyncRunner.run* minus that is the runner's own code; *empty async view, AsyncRunner* "
+            "minus that is Flask's handling of an `async def` view. Pieces timed alone (below them) cost "
+            "less than in a request (warm caches) and need not add up.",
             "",
             md_table(*call_table(results["runnerpath"])),
         ]

@@ -44,6 +44,12 @@ def _version(name: str) -> str:
         return "not installed"
 
 
+def _importable(name: str) -> bool:
+    from importlib.util import find_spec
+
+    return find_spec(name) is not None
+
+
 def _cpu_model() -> str:
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as handle:
@@ -86,7 +92,8 @@ def _source() -> str:
 
 def _environment() -> dict[str, str]:
     packages = ("flask_oauth1_async", "httpx", "httpcore", "flask", "werkzeug", "asgiref", "authlib", "requests")
-    packages += ("urllib3", "starlette", "oauthlib", "psutil")
+    packages += ("urllib3", "starlette", "oauthlib", "psutil", "anyio", "sniffio", "aiohttp", "httpx-aiohttp")
+    packages += ("gunicorn", "gevent")
     return {
         "flask_oauth1_async source": _source(),
         "python": f"{platform.python_implementation()} {platform.python_version()}",
@@ -94,6 +101,8 @@ def _environment() -> dict[str, str]:
         "cpu": f"{_cpu_model()} ({os.cpu_count()} logical CPUs)",
         "load average at start (1/5/15 min)": _loadavg(),
         "packages": ", ".join(f"{name} {_version(name)}" for name in packages),
+        # httpcore 1.0 imports sniffio on every async lock setup: a failed import each time when it is missing
+        "sniffio importable (httpcore's async backend detection)": "yes" if _importable("sniffio") else "no",
     }
 
 

@@ -11,16 +11,22 @@ afterwards. Each piece is timed on its own here, beside whole empty-view
 requests, all interleaved:
 
 * per request (``app.test_client()``): an empty ``def`` view, an empty async
-  view with Flask's runner (asgiref) and with ``AsyncRunner``;
+  view with Flask's runner (asgiref) and with ``AsyncRunner``, and two
+  ``def`` views that run an empty coroutine themselves, on a long-lived loop
+  with ``run_until_complete`` (bare asyncio) and with ``AsyncRunner.run``:
+  in a request, so the differences between these rows take the empty async
+  view apart where it runs (bare asyncio, the runner's own code over it,
+  Flask's handling of an ``async def`` view);
 * per view call, outside Flask: ``AsyncRunner.run`` of an empty coroutine,
   asgiref's ``async_to_sync`` of it, and the bare asyncio floor
   (``run_until_complete`` on an idle long-lived loop);
 * the runner's pieces (they use the runner's private names, so a piece the
   package no longer has is left out rather than failing the run).
 
-The pieces are not meant to add up exactly to the whole (each is timed
-with its own ``perf_counter_ns`` pair, about 0.1 us), but they show where the
-difference between an empty ``async def`` view and an empty ``def`` view goes.
+The pieces timed alone cost less than in a request (measured: the same
+``run_until_complete`` costs about twice as much inside a Flask request as in
+a tight loop, with caches warm for it alone), so they show the order of each
+piece, while the request rows give the in-place split.
 """
 
 from __future__ import annotations
@@ -42,6 +48,8 @@ PIECES: dict[str, str] = {
     "request-empty-sync": "request: empty def view (test_client)",
     "request-empty-async": "request: empty async view, Flask's runner (asgiref)",
     "request-empty-runner": "request: empty async view, AsyncRunner",
+    "request-def-loop": "request: def view running an empty coroutine with run_until_complete on a long-lived loop",
+    "request-def-runner": "request: def view running an empty coroutine with AsyncRunner.run",
     "asgiref-run": "view call: asgiref async_to_sync(empty coroutine)() (Flask's runner), outside Flask",
     "runner-run": "view call: AsyncRunner.run(empty coroutine), outside Flask (the runner's whole cost)",
     "loop-run": "bare asyncio: run_until_complete(empty coroutine) on an idle long-lived loop",
@@ -87,6 +95,14 @@ def measure(plan: Plan) -> dict[str, Sample]:
     plain, with_runner = Flask("bench_runnerpath"), Flask("bench_runnerpath_runner")
     runner = AsyncRunner(with_runner)
     bare = AsyncRunner()  # not on an app: AsyncRunner.run outside Flask
+    loop = asyncio.new_event_loop()
+
+    async def noop() -> None:
+        return None
+
+    async def empty() -> Response:
+        return Response("ok")
+
     for app in (plain, with_runner):
 
         @app.get("/sync")
@@ -97,10 +113,14 @@ def measure(plan: Plan) -> dict[str, Sample]:
         async def empty_async() -> Response:
             return Response("ok")
 
-    async def noop() -> None:
-        return None
+        @app.get("/def-loop")
+        def def_loop() -> Response:
+            return loop.run_until_complete(empty())
 
-    loop = asyncio.new_event_loop()
+        @app.get("/def-runner")
+        def def_runner() -> Response:
+            return bare.run(empty)
+
     runners: dict[str, Runner] = {}
     plain_client, runner_client = plain.test_client(), with_runner.test_client()
 
@@ -114,6 +134,8 @@ def measure(plan: Plan) -> dict[str, Sample]:
     runners["request-empty-sync"] = _timed(request(plain_client, "/sync"))
     runners["request-empty-async"] = _timed(request(plain_client, "/async"))
     runners["request-empty-runner"] = _timed(request(runner_client, "/async"))
+    runners["request-def-loop"] = _timed(request(plain_client, "/def-loop"))
+    runners["request-def-runner"] = _timed(request(plain_client, "/def-runner"))
     runners["asgiref-run"] = _timed(lambda: async_to_sync(noop)())
     runners["runner-run"] = _timed(lambda: bare.run(noop))
     runners["loop-run"] = _timed(lambda: loop.run_until_complete(noop()))
@@ -172,6 +194,7 @@ def measure(plan: Plan) -> dict[str, Sample]:
         loop.close()
         task_loop.close()
     refs: dict[str, str | None] = dict.fromkeys(samples, None)
-    refs.update({"request-empty-async": "request-empty-sync", "request-empty-runner": "request-empty-sync"})
+    for key in ("request-empty-async", "request-empty-runner", "request-def-loop", "request-def-runner"):
+        refs[key] = "request-empty-sync"
     set_ratios(samples, refs)
     return samples

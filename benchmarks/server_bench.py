@@ -42,6 +42,8 @@ LABELS = {
     "ours-async-fast": "ours, async view, async_transport='aiohttp'",
     "ours-async-runner": "ours, async view (httpx transport), AsyncRunner",
     "ours-async-fast-runner": "ours, async view, async_transport='aiohttp', AsyncRunner",
+    "raw-async-runner": "raw AsyncClient made on the runner's loop, async view, AsyncRunner (floor)",
+    "raw-async-fast-runner": "raw AsyncClient, httpx-aiohttp transport, runner's loop, AsyncRunner (floor)",
     "authlib-flask": "Authlib Flask client, sync view",
 }
 #: Concurrent requests of the gevent run (each waits about 100 ms on the upstream).
