@@ -805,6 +805,25 @@ def render_markdown(results: dict[str, Any]) -> str:
             "",
             md_table(*call_table(results["runnerpath"])),
         ]
+    sniff = results.get("sniffio")
+    if isinstance(sniff, str):
+        out += ["", "## httpx's async transport and sniffio", "", sniff]
+    elif sniff:
+        calls = (sniff.get("raw") or {}).get("extra", {}).get("imports_per_call")
+        ours_calls = (sniff.get("ours") or {}).get("extra", {}).get("imports_per_call")
+        out += [
+            "",
+            "## httpx's async transport and sniffio (HTTPS, many calls in one runner-run view)",
+            "",
+            "httpcore 1.0 runs `import sniffio` in `current_async_library()` on every async lock, semaphore "
+            "and event setup; anyio no longer depends on sniffio, and it is not installed here, so each of "
+            f"those imports fails after searching `sys.path`: {calls if calls is not None else '-'} per raw "
+            f"call, {ours_calls if ours_calls is not None else '-'} per call of ours (counted). The *stub* "
+            "rows put a stand-in `sniffio` module (answering `asyncio`, as sniffio does on an asyncio loop) "
+            "in `sys.modules` during their own batches only.",
+            "",
+            md_table(*call_table(sniff)),
+        ]
     if results.get("idle_pool"):
         out += [
             "",

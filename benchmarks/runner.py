@@ -189,6 +189,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     mark("runnerpath")
                     _log("the runner's cost per view call, piece by piece")
                     results["runnerpath"] = _dicts(runnerpath.measure(cfg.fast))
+                    _log("httpx's async transport with and without a sniffio to import (https)")
+                    sniff = runnerpath.sniffio_effect(clients, "https", cfg.fast)
+                    results["sniffio"] = sniff if isinstance(sniff, str) else _dicts(sniff)
                 if "profile" in only:
                     mark("profile")
                     _log("profiles (https)")

@@ -198,3 +198,106 @@ def measure(plan: Plan) -> dict[str, Sample]:
         refs[key] = "request-empty-sync"
     set_ratios(samples, refs)
     return samples
+
+
+# ------------------------------------------------- httpx's transport and sniffio
+
+SNIFFIO: dict[str, str] = {
+    "raw": "raw AsyncClient on the runner's loop (sniffio not importable: as installed)",
+    "raw-stub": "the same, with a stand-in sniffio module in sys.modules",
+    "ours": "ours, awaited in a view run by AsyncRunner (sniffio not importable: as installed)",
+    "ours-stub": "the same, with a stand-in sniffio module in sys.modules",
+    "failed-import": "one failed `import sniffio` (what httpcore pays per async lock setup without it)",
+}
+
+
+class _Counting:
+    """Counts the calls of httpcore's ``current_async_library`` while it is installed."""
+
+    def __init__(self) -> None:
+        import httpcore._synchronization as sync
+
+        self.module, self.original, self.calls = sync, sync.current_async_library, 0
+
+    def __enter__(self) -> _Counting:
+        def counted() -> str:
+            self.calls += 1
+            result: str = self.original()
+            return result
+
+        self.module.current_async_library = counted
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.module.current_async_library = self.original
+
+
+def sniffio_effect(clients: Any, scheme: str, plan: Plan) -> dict[str, Sample] | str:
+    """httpx's async transport with and without a ``sniffio`` module to import (httpcore 1.0).
+
+    httpcore's ``current_async_library()`` runs ``import sniffio`` on every
+    async lock, semaphore and event setup; anyio no longer depends on sniffio,
+    so it may be missing, and then every one of those imports fails after a
+    search of ``sys.path``. The stand-in module answers ``"asyncio"``, as sniffio
+    does on an asyncio loop; it is in ``sys.modules`` only during its own
+    batches. Calls per awaited call are counted once, outside the timed runs.
+    """
+    import sys
+    import types
+    from importlib.util import find_spec
+
+    if find_spec("sniffio") is not None:
+        return "skipped: sniffio is installed here, so httpcore's import of it succeeds"
+    try:
+        import httpcore._synchronization  # noqa: F401 - the function counted below
+    except ImportError as exc:  # pragma: no cover - another httpcore
+        return f"skipped: {exc}"
+    from .flavours import TOKEN
+
+    stub = types.ModuleType("sniffio")
+    stub.current_async_library = lambda: "asyncio"  # type: ignore[attr-defined]
+    app, remote, url = clients.runner_app, getattr(clients.oauth, f"up_{scheme}"), clients.url(scheme)
+
+    async def view(kind: str, n: int) -> list[int]:
+        raw = clients.raw_on_running_loop(False)
+        out = [0] * n
+        for i in range(n):
+            t0 = perf_counter_ns()
+            if kind.startswith("raw"):
+                response = await raw.get(url, auth=clients.auth)
+            else:
+                response = await remote.get(url, token=TOKEN)
+            out[i] = perf_counter_ns() - t0
+            if response.status_code != 200:
+                raise RuntimeError(f"sniffio run: HTTP {response.status_code}")
+        return out
+
+    def runner(kind: str) -> Runner:
+        def run(n: int) -> list[int]:
+            if kind.endswith("stub"):
+                sys.modules["sniffio"] = stub
+            try:
+                with app.test_request_context("/sniffio"):
+                    result: list[int] = app.ensure_sync(view)(kind, n)
+            finally:
+                if sys.modules.get("sniffio") is stub:
+                    del sys.modules["sniffio"]
+            return result
+
+        return run
+
+    def failed_import() -> None:
+        try:  # noqa: SIM105 - written as httpcore writes it
+            import sniffio  # noqa: F401
+        except ImportError:
+            pass
+
+    runners = {kind: runner(kind) for kind in ("raw", "raw-stub", "ours", "ours-stub")}
+    runners["failed-import"] = _timed(failed_import)
+    samples = interleave(runners, dict.fromkeys(runners, plan), SNIFFIO)
+    for kind in ("raw", "ours"):
+        with _Counting() as counting:
+            runner(kind)(10)
+        samples[kind].extra["imports_per_call"] = counting.calls / 10
+    set_ratios(samples, {"raw": None, "raw-stub": "raw", "ours": None, "ours-stub": "ours", "failed-import": None})
+    return samples
