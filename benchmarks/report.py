@@ -493,9 +493,10 @@ def _explain_a(results: dict[str, Any], t: dict[str, Any]) -> list[str]:
             f"over {ref} (the HTTP library and the loop, not ours); our code on top of it {_signed(a - f)}."
         )
     elif floor == ref:
+        where = "ours-sync" if mine == "ours-sync" else "ours-async-runner and raw-async-runner"
         lines.append(
-            "All of the difference is ours (same loop, same HTTP library); the profiles ours-async-runner "
-            "and raw-async-runner at the end show where it goes."
+            f"All of the difference is ours (same client kind, same loop or thread); the profiles {where} at "
+            "the end show where it goes."
         )
     return lines
 
@@ -813,14 +814,16 @@ def render_markdown(results: dict[str, Any]) -> str:
         ours_calls = (sniff.get("ours") or {}).get("extra", {}).get("imports_per_call")
         out += [
             "",
-            "## httpx's async transport and sniffio (HTTPS, many calls in one runner-run view)",
+            "## httpx's async transport and sniffio (HTTPS)",
             "",
             "httpcore 1.0 runs `import sniffio` in `current_async_library()` on every async lock, semaphore "
             "and event setup; anyio no longer depends on sniffio, and it is not installed here, so each of "
             f"those imports fails after searching `sys.path`: {calls if calls is not None else '-'} per raw "
             f"call, {ours_calls if ours_calls is not None else '-'} per call of ours (counted). The *stub* "
             "rows put a stand-in `sniffio` module (answering `asyncio`, as sniffio does on an asyncio loop) "
-            "in `sys.modules` during their own batches only.",
+            "in `sys.modules` during their own batches only. The first rows are calls in one view run by "
+            "AsyncRunner; the *request* rows are one call per request as in shape (b), compared with a "
+            "`def`-view request.",
             "",
             md_table(*call_table(sniff)),
         ]

@@ -208,6 +208,9 @@ SNIFFIO: dict[str, str] = {
     "ours": "ours, awaited in a view run by AsyncRunner (sniffio not importable: as installed)",
     "ours-stub": "the same, with a stand-in sniffio module in sys.modules",
     "failed-import": "one failed `import sniffio` (what httpcore pays per async lock setup without it)",
+    "req-sync": "request: ours in a def view (ours-sync), as in shape (b)",
+    "req-runner": "request: ours in an async view, AsyncRunner, httpx transport (sniffio not importable)",
+    "req-runner-stub": "request: the same, with the stand-in sniffio module",
 }
 
 
@@ -292,12 +295,37 @@ def sniffio_effect(clients: Any, scheme: str, plan: Plan) -> dict[str, Sample] |
         except ImportError:
             pass
 
+    def request(kind: str) -> Runner:
+        client = (clients.app if kind == "req-sync" else app).test_client()
+        path = clients.view_path("ours-sync" if kind == "req-sync" else "ours-async-runner", scheme)
+
+        def run(n: int) -> list[int]:
+            if kind.endswith("stub"):
+                sys.modules["sniffio"] = stub
+            out = [0] * n
+            try:
+                for i in range(n):
+                    t0 = perf_counter_ns()
+                    status = client.get(path).status_code
+                    out[i] = perf_counter_ns() - t0
+                    if status != 200:
+                        raise RuntimeError(f"sniffio run: {path} answered {status}")
+            finally:
+                if sys.modules.get("sniffio") is stub:
+                    del sys.modules["sniffio"]
+            return out
+
+        return run
+
     runners = {kind: runner(kind) for kind in ("raw", "raw-stub", "ours", "ours-stub")}
     runners["failed-import"] = _timed(failed_import)
+    runners.update({kind: request(kind) for kind in ("req-sync", "req-runner", "req-runner-stub")})
     samples = interleave(runners, dict.fromkeys(runners, plan), SNIFFIO)
     for kind in ("raw", "ours"):
         with _Counting() as counting:
             runner(kind)(10)
         samples[kind].extra["imports_per_call"] = counting.calls / 10
-    set_ratios(samples, {"raw": None, "raw-stub": "raw", "ours": None, "ours-stub": "ours", "failed-import": None})
+    refs: dict[str, str | None] = {"raw": None, "raw-stub": "raw", "ours": None, "ours-stub": "ours"}
+    refs.update({"failed-import": None, "req-sync": None, "req-runner": "req-sync", "req-runner-stub": "req-sync"})
+    set_ratios(samples, refs)
     return samples
