@@ -374,7 +374,7 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             False,
             kind="fanout",
             scheme=scheme,
-            keys=("ours-async-fast-gather", "raw-async-gather"),
+            keys=("ours-async-fast-gather", "raw-async-fast-runner-gather"),
         )
     for key, what in (("ours-async-fast-runner-gather", "aiohttp"), ("ours-async-runner-gather", "httpx")):
         for scheme in ("http", "https"):
@@ -388,7 +388,7 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
                 False,
                 kind="fanout",
                 scheme=scheme,
-                keys=(key, "raw-async-runner-gather"),
+                keys=(key, "raw-async-fast-runner-gather" if what == "aiohttp" else "raw-async-runner-gather"),
             )
     add_in(
         "idle_pool",
@@ -541,9 +541,12 @@ def _explain_fanout(results: dict[str, Any], t: dict[str, Any]) -> list[str]:
         one = _get(results, "fanout", scheme, "1", key) or {}
         if not big or not one:
             continue
+        added = (big["median_us"] - one["median_us"]) / 49
         out.append(
             f"{key}: 50 calls {ms(big['median_us'])} ms, one call {ms(one['median_us'])} ms "
-            f"({ratio(big.get('ratio'))}); {conns(big['extra'].get('conn_per_burst'))} new connections per burst"
+            f"({ratio(big.get('ratio'))}), i.e. {us(added)} us of wall time per added call (one loop, one "
+            f"thread: the calls' CPU time adds up); {conns(big['extra'].get('conn_per_burst'))} new "
+            "connections per burst"
         )
     if out:
         out.append(

@@ -7,6 +7,7 @@ Every function returns plain data (``Sample`` objects or dicts) for
 from __future__ import annotations
 
 import asyncio
+import functools
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -256,6 +257,7 @@ FANOUT_FLAVOURS: dict[str, str] = {
     "ours-async-runner-gather": "ours, async view run by AsyncRunner, gather",
     "ours-async-fast-runner-gather": "ours with async_transport='aiohttp', async view run by AsyncRunner, gather",
     "raw-async-runner-gather": "raw AsyncClient made on the runner's loop, async view run by AsyncRunner, gather",
+    "raw-async-fast-runner-gather": "raw AsyncClient, httpx-aiohttp transport, runner's loop, AsyncRunner, gather",
     "ours-sync-sequential": "ours, sync view, sequential",
 }
 
@@ -362,8 +364,8 @@ def fanout(
             assert all(r.status_code == 200 for r in responses)
             return elapsed
 
-        async def raw_runner_view(n: int = size) -> int:
-            client = clients.raw_on_running_loop(False)
+        async def raw_runner_view(n: int = size, fast: bool = False) -> int:
+            client = clients.raw_on_running_loop(fast)
             t0 = perf_counter_ns()
             responses = await asyncio.gather(*(client.get(url, auth=auth) for _ in range(n)))
             elapsed = perf_counter_ns() - t0
@@ -406,6 +408,9 @@ def fanout(
             "ours-async-runner-gather": in_async_view(ours_view, clients.runner_app),
             "ours-async-fast-runner-gather": in_async_view(ours_fast_view, clients.runner_app),
             "raw-async-runner-gather": in_async_view(raw_runner_view, clients.runner_app),
+            "raw-async-fast-runner-gather": in_async_view(
+                functools.partial(raw_runner_view, fast=True), clients.runner_app
+            ),
         }
         timed_conns: dict[str, int] = {}
         warm = {key: _after_a_burst(runner, counter, timed_conns, key) for key, runner in runners.items()}
