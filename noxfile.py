@@ -424,5 +424,5 @@ def bench(session: nox.Session) -> None:
     ``-- --quick`` for a short run, ``-- --only server`` for the real-server part alone.
     """
     session.install("-e", ".[aiohttp]", "authlib", "requests", "starlette", "oauthlib", "trustme", "certifi", "psutil")
-    session.install("gunicorn", "h2")
+    session.install("gunicorn", "h2", "gevent")  # gevent: the gunicorn -k gevent run
     session.run("python", "-m", "benchmarks", *session.posargs, env={"PYTHONFAULTHANDLER": "1"})

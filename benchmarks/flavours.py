@@ -21,6 +21,19 @@ Each flavour makes the same signed GET with the same access token:
    "aiohttp"}`` (the ``aiohttp`` extra), and ``raw-async-fast`` is flavour 2
    with httpx-aiohttp's transport (its floor).
 
+The runner (``flask_oauth1_async.runner.AsyncRunner``) is per Flask app, so
+there are two client apps with the same views and the same registry:
+:attr:`Clients.app` keeps Flask's own runner (asgiref, a new loop per view
+call) and :attr:`Clients.runner_app` has ``AsyncRunner(app)``. Flavours whose
+key ends in ``-runner`` run there: ``ours-async-runner`` and
+``ours-async-fast-runner`` are 6 and 6f under the runner, and
+``raw-async-runner`` / ``raw-async-fast-runner`` are a raw ``AsyncClient``
+(httpx's transport / httpx-aiohttp's) created on the loop the runner ran the
+view on and kept for that loop: the floor for an awaited call on that loop.
+``ours-async-loop`` / ``ours-async-fast-loop`` are ours awaited on flavour 2's
+own long-lived loop (``run_until_complete``, no Flask runner at all): the
+same comparison on a plain asyncio loop.
+
 Every flavour uses its library's default TLS settings; the CA bundle comes
 from ``SSL_CERT_FILE`` / ``REQUESTS_CA_BUNDLE`` (see :mod:`benchmarks.servers`).
 """
@@ -45,6 +58,7 @@ import httpx
 from flask import Flask, Response
 
 from flask_oauth1_async import OAuth
+from flask_oauth1_async.runner import AsyncRunner
 
 from .stats import Runner
 
@@ -56,7 +70,19 @@ TOKEN = {"oauth_token": "bench-access-token", "oauth_token_secret": "bench-acces
 SCHEMES = ("http", "https")
 API_PATH = "/api/me"
 #: Flavours whose view is an ``async def`` view in the one-call-per-request shape.
-ASYNC_VIEW_KEYS = ("raw-async-bg", "raw-to-thread", "authlib-starlette", "ours-async", "ours-async-fast")
+ASYNC_VIEW_KEYS = (
+    "raw-async-bg",
+    "raw-to-thread",
+    "authlib-starlette",
+    "ours-async",
+    "ours-async-fast",
+    "ours-async-runner",
+    "ours-async-fast-runner",
+    "raw-async-runner",
+    "raw-async-fast-runner",
+)
+#: Suffix of the flavours that run in the app with ``AsyncRunner(app)`` (:attr:`Clients.runner_app`).
+RUNNER = "-runner"
 #: The named backend of the fast flavours.
 FAST = {"async_transport": "aiohttp"}
 #: Pool limits of the fan-out variants: keep up to 100 idle connections (httpx's default keeps 20).
@@ -74,7 +100,18 @@ FLAVOURS: dict[str, tuple[str, str]] = {
     "ours-async": ("6. ours, awaited in async view", "async"),
     "raw-async-fast": ("2f. raw AsyncClient with httpx-aiohttp's transport, long-lived loop", "async"),
     "ours-async-fast": ("6f. ours with async_transport='aiohttp', awaited in async view", "async"),
+    "raw-async-runner": ("2r. raw AsyncClient created on the runner's loop, view run by AsyncRunner", "async"),
+    "ours-async-runner": ("6r. ours, awaited in async view run by AsyncRunner", "async"),
+    "raw-async-fast-runner": ("2fr. raw AsyncClient, httpx-aiohttp transport, on the runner's loop", "async"),
+    "ours-async-fast-runner": ("6fr. ours with async_transport='aiohttp', view run by AsyncRunner", "async"),
+    "ours-async-loop": ("6l. ours, awaited on flavour 2's long-lived loop (no Flask runner)", "async"),
+    "ours-async-fast-loop": ("6fl. ours with async_transport='aiohttp', on flavour 2f's loop", "async"),
 }
+
+
+def runs_in_runner_app(key: str) -> bool:
+    """True for the flavours served by the app with ``AsyncRunner(app)``."""
+    return key.endswith(RUNNER)
 
 
 def _escape(value: str) -> str:
@@ -161,7 +198,9 @@ class Clients:
 
     Views (``/b/<flavour>/<scheme>``) make one signed call each; they are used
     by the one-call-per-request shape (through ``app.test_client()``) and by
-    the throughput run (through a real threaded WSGI server).
+    the throughput run (through a real threaded WSGI server). Both apps have
+    the same views; :attr:`wsgi` serves :attr:`app` and, under ``/r``,
+    :attr:`runner_app` (see :meth:`server_path`).
     """
 
     def __init__(self, base_urls: dict[str, str]) -> None:
@@ -169,6 +208,9 @@ class Clients:
         self.app = app = Flask("bench_client")
         app.secret_key = "bench-secret-key"
         self.auth = MinimalOAuth1(CLIENT_ID, CLIENT_SECRET, TOKEN["oauth_token"], TOKEN["oauth_token_secret"])
+        # The same views with the opt-in runner: async views run on long-lived loops.
+        self.runner_app = runner_app = Flask("bench_client_runner")
+        runner_app.secret_key = "bench-secret-key"
 
         # 5/6: ours
         self.oauth = OAuth(app)
@@ -185,6 +227,9 @@ class Clients:
             for suffix in ("idle1", "idle20"):
                 self.oauth.register(f"up_{scheme}_{suffix}", **own)
                 self.oauth.register(f"up_{scheme}_fast_{suffix}", client_kwargs=FAST, **own)
+
+        self.oauth.init_app(runner_app)
+        self.runner = AsyncRunner(runner_app)
 
         # 3: Authlib, Flask (requests)
         with warnings.catch_warnings():
@@ -214,8 +259,14 @@ class Clients:
         # ... and, for async views (one loop per request), one in a background thread.
         self.raw_loop = LoopThread()
         self.raw_async_bg = self.raw_loop.submit(self._make_async_client()).result(30)
+        # ... and raw clients made on the runner's loops, one per (loop, transport).
+        self._raw_on_loop: dict[tuple[asyncio.AbstractEventLoop, bool], httpx.AsyncClient] = {}
 
-        self._add_views()
+        for target in (app, runner_app):
+            self._add_views(target)
+        from werkzeug.middleware.dispatcher import DispatcherMiddleware
+
+        self.wsgi = DispatcherMiddleware(app.wsgi_app, {"/r": runner_app.wsgi_app})
 
     @staticmethod
     async def _make_async_client(limits: httpx.Limits | None = None) -> httpx.AsyncClient:
@@ -227,14 +278,36 @@ class Clients:
 
         return httpx.AsyncClient(transport=AiohttpTransport())
 
+    def raw_on_running_loop(self, fast: bool) -> httpx.AsyncClient:
+        """A raw pooled AsyncClient made on the running loop and kept for it (``fast``: aiohttp transport)."""
+        loop = asyncio.get_running_loop()
+        client = self._raw_on_loop.get((loop, fast))
+        if client is None:
+            if fast:
+                from httpx_aiohttp import AiohttpTransport
+
+                client = httpx.AsyncClient(transport=AiohttpTransport())
+            else:
+                client = httpx.AsyncClient()
+            self._raw_on_loop[loop, fast] = client
+        return client
+
     def url(self, scheme: str, path: str = API_PATH) -> str:
         return self.base_urls[scheme] + path
 
     def close(self) -> None:
         self.raw_sync.close()
+        # The runner's loops are idle now (no request runs): close the raw clients made on them.
+        for (loop, _), client in list(self._raw_on_loop.items()):
+            if not loop.is_closed() and not loop.is_running():
+                loop.run_until_complete(client.aclose())
+        self._raw_on_loop.clear()
+        self.runner.close()
         self.loop.run_until_complete(self.raw_async.aclose())
         self.loop.run_until_complete(self.raw_async_pool100.aclose())
         self.loop.run_until_complete(self.raw_async_fast.aclose())
+        # Ours adopted this loop (the -loop flavours): its clients close with the loop's async generators.
+        self.loop.run_until_complete(self.loop.shutdown_asyncgens())
         self.loop.close()
         self.raw_loop.submit(self.raw_async_bg.aclose()).result(30)
         self.raw_loop.stop()
@@ -278,6 +351,17 @@ class Clients:
                 return int((await remote.get(url, token=TOKEN)).status_code)
 
             return authlib_call
+        if key in ("raw-async-runner", "raw-async-fast-runner"):
+            fast, on_loop, auth = key == "raw-async-fast-runner", self.raw_on_running_loop, self.auth
+
+            async def raw_on_loop(url: str) -> int:
+                return (await on_loop(fast).get(url, auth=auth)).status_code
+
+            return raw_on_loop
+        if key in ("ours-async-runner", "ours-async-loop"):
+            key = "ours-async"  # the runner app's own binding of the same remote (or the adopted loop's)
+        if key in ("ours-async-fast-runner", "ours-async-fast-loop"):
+            key = "ours-async-fast"
         if key in ("ours-async", "ours-async-fast"):
             ours = getattr(self.oauth, f"up_{scheme}" if key == "ours-async" else f"up_{scheme}_fast")
 
@@ -308,6 +392,24 @@ class Clients:
 
             return lambda n: loop.run_until_complete(raw_batch(n))
 
+        if key in ("ours-async-loop", "ours-async-fast-loop"):
+            ours_call, loop = self.async_call(key, scheme), self.loop
+
+            async def ours_batch(n: int) -> list[int]:
+                out = [0] * n
+                for i in range(n):
+                    t0 = perf_counter_ns()
+                    status = await ours_call(url)
+                    out[i] = perf_counter_ns() - t0
+                    _check(status, key)
+                return out
+
+            def on_loop(n: int) -> list[int]:
+                with app.test_request_context("/view"):  # the task copies this context: the request is visible
+                    return loop.run_until_complete(ours_batch(n))
+
+            return on_loop
+
         if FLAVOURS[key][1] == "sync":
             call = self.sync_call(key, scheme)
 
@@ -334,18 +436,18 @@ class Clients:
                 _check(status, key)
             return out
 
+        view_app = self.runner_app if runs_in_runner_app(key) else app
+
         def async_batch(n: int) -> list[int]:
-            with app.test_request_context("/view"):
-                result: list[int] = app.ensure_sync(view)(n)
+            with view_app.test_request_context("/view"):
+                result: list[int] = view_app.ensure_sync(view)(n)
             return result
 
         return async_batch
 
     # ----------------------------------------- shape (b): one call per request
 
-    def _add_views(self) -> None:
-        app = self.app
-
+    def _add_views(self, app: Flask) -> None:
         def answer(status: int) -> Response:
             return Response(str(status), status=status, mimetype="text/plain")
 
@@ -373,16 +475,20 @@ class Clients:
             return answer(await calls[key, scheme](self.url(scheme)))
 
     def view_path(self, key: str, scheme: str) -> str:
-        """Path of the view making one call with flavour *key* (``empty-*`` for empty views)."""
+        """Path of the view making one call with flavour *key* (``empty-*`` for empty views), in its app."""
         if key.startswith("empty-"):
-            return f"/b/{key}"
+            return f"/b/{key.removesuffix(RUNNER)}"
         if key in ASYNC_VIEW_KEYS:
             return f"/b/async/{key}/{scheme}"
         return f"/b/{key}/{scheme}"
 
+    def server_path(self, key: str, scheme: str) -> str:
+        """Path of flavour *key*'s view in :attr:`wsgi` (the runner app is mounted under ``/r``)."""
+        return ("/r" if runs_in_runner_app(key) else "") + self.view_path(key, scheme)
+
     def one_call_per_request(self, key: str, scheme: str) -> Runner:
         """Runner for shape (b): *n* requests through ``app.test_client()``, one call each."""
-        client = self.app.test_client()
+        client = (self.runner_app if runs_in_runner_app(key) else self.app).test_client()
         path = self.view_path(key, scheme)
 
         def run(n: int) -> list[int]:

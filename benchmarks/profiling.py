@@ -5,6 +5,12 @@ per-request thread) and our background loop thread, which does the I/O.
 cProfile only sees the thread it is enabled in, so one profiler is enabled
 inside the view coroutine and another on the background loop; their
 statistics are merged. Times are reported per API call.
+
+With the runner (``AsyncRunner``), the view's loop is long-lived and the
+call's client lives on it: one thread, one profiler (``ours-async-runner``),
+and beside it a raw ``AsyncClient`` made on the same loop
+(``raw-async-runner``), so that the two profiles can be compared function by
+function.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ __all__ = ["profile_ours"]
 
 _OURS = f"{os.sep}flask_oauth1_async{os.sep}"
 _HTTPX = (f"{os.sep}httpx{os.sep}", f"{os.sep}httpcore{os.sep}")
+_LOOP = (f"{os.sep}asyncio{os.sep}", f"{os.sep}anyio{os.sep}", f"{os.sep}sniffio{os.sep}")
 
 
 _WAITS = (
@@ -40,6 +47,8 @@ def _area(filename: str, func: str = "") -> str:
         return "httpx"
     if filename == "~" and any(w in func for w in _WAITS):
         return "wait"
+    if any(part in filename for part in _LOOP):
+        return "loop"
     return "other"
 
 
@@ -72,7 +81,7 @@ def _rows(stats: pstats.Stats, calls: int, sort_index: int, limit: int) -> list[
 
 def _shares(stats: pstats.Stats) -> dict[str, float]:
     raw: dict[Any, Any] = stats.stats  # type: ignore[attr-defined]
-    totals = {"ours": 0.0, "httpx": 0.0, "wait": 0.0, "other": 0.0}
+    totals = {"ours": 0.0, "httpx": 0.0, "loop": 0.0, "wait": 0.0, "other": 0.0}
     for (filename, _lineno, func), (_cc, _nc, tt, _ct, _callers) in raw.items():
         totals[_area(filename, func)] += tt
     return totals
@@ -142,8 +151,31 @@ def profile_ours(clients: Clients, scheme: str, calls: int, limit: int = 15) -> 
             on_loop(loop_prof.disable)
     async_stats = pstats.Stats(view_prof)
     async_stats.add(loop_prof)
+
+    # the runner: the loop (and the client) live in the request thread
+    runner_app = clients.runner_app
+    runner_profiles = {"async-runner": cProfile.Profile(), "raw-async-runner": cProfile.Profile()}
+
+    async def runner_view(kind: str, n: int, profiled: bool) -> None:
+        raw = clients.raw_on_running_loop(False)
+        profile = runner_profiles[kind]
+        if profiled:
+            profile.enable()
+        for _ in range(n):
+            if kind == "async-runner":
+                await remote.get(url, token=TOKEN)
+            else:
+                await raw.get(url, auth=clients.auth)
+        if profiled:
+            profile.disable()
+
+    with runner_app.test_request_context("/view"):
+        for kind in runner_profiles:
+            runner_app.ensure_sync(runner_view)(kind, 50, False)
+            runner_app.ensure_sync(runner_view)(kind, calls, True)
     return {
         "scheme": scheme,
         "sync": _summarize(sync_stats, calls, limit),
         "async": _summarize(async_stats, calls, limit),
+        **{kind: _summarize(pstats.Stats(profile), calls, limit) for kind, profile in runner_profiles.items()},
     }

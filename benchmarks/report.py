@@ -206,7 +206,11 @@ def _get(data: dict[str, Any], *path: str) -> Any:
 
 
 def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
-    """Evaluate the issue's targets. ``ok`` is None when the data is missing."""
+    """Evaluate the issue's targets. ``ok`` is None when the data is missing.
+
+    Each target records the section whose load average it shows (``section``)
+    and a ``kind`` that :func:`misses` uses to explain a miss.
+    """
     out: list[dict[str, Any]] = []
 
     def add(
@@ -238,53 +242,110 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         value = _get(results, *path, "extra", "paired_ratio")
         return float(value) if value is not None else None
 
-    def add_in(where: str, *args: Any) -> None:  # *where*: the section whose load average the row shows
+    def add_in(where: str, *args: Any, kind: str = "", **info: Any) -> None:
+        """*where*: the section whose load average the row shows; *kind* and *info*: for :func:`misses`."""
         add(*args)
-        out[-1]["section"] = where
+        out[-1].update(section=where, kind=kind, **info)
 
+    # ---- (a) many calls in one request
     for scheme in ("http", "https"):
         add_in(
-            "shape_a",
+            f"shape_a_{scheme}",
             f"(a) sync call, ours-sync <= 1.10x raw httpx.Client, {scheme.upper()}",
             _get(results, "shape_a", scheme, "ours-sync", "ratio"),
             1.10,
             ratio,
             False,
             paired("shape_a", scheme, "ours-sync"),
+            kind="a-pair",
+            scheme=scheme,
+            keys=("ours-sync", "raw-sync"),
         )
     for scheme in ("http", "https"):
         add_in(
-            "shape_a",
+            f"shape_a_{scheme}",
             f"(a) many awaited calls in one async view, ours-async <= 1.25x raw AsyncClient, {scheme.upper()}",
             _get(results, "shape_a", scheme, "ours-async", "ratio"),
             1.25,
             ratio,
             False,
             paired("shape_a", scheme, "ours-async"),
+            kind="a-pair",
+            scheme=scheme,
+            keys=("ours-async", "raw-async"),
         )
     for scheme in ("http", "https"):
         add_in(
-            "shape_a",
+            f"shape_a_{scheme}",
             f"(a) many awaited calls, fast transport: ours-async-fast <= 1.4x raw sync client, {scheme.upper()}",
             _get(results, "shape_a", scheme, "ours-async-fast", "ratio"),
             1.4,
             ratio,
             False,
             paired("shape_a", scheme, "ours-async-fast"),
+            kind="a-pair",
+            scheme=scheme,
+            keys=("ours-async-fast", "raw-sync"),
         )
+    long_lived = (
+        ("ours-async-runner", "raw-async-runner", "view run by AsyncRunner, httpx transport"),
+        ("ours-async-fast-runner", "raw-async-fast-runner", "view run by AsyncRunner, aiohttp transport"),
+        ("ours-async-loop", "raw-async", "one asyncio loop, no Flask runner, httpx transport"),
+        ("ours-async-fast-loop", "raw-async-fast", "one asyncio loop, no Flask runner, aiohttp transport"),
+    )
+    for mine, raw, what in long_lived:
+        for scheme in ("http", "https"):
+            add_in(
+                f"shape_a_{scheme}",
+                f"(a) awaited call on a long-lived loop <= 1.1x a raw AsyncClient on that loop ({what}), "
+                f"{scheme.upper()}",
+                _get(results, "shape_a", scheme, mine, "ratio"),
+                1.1,
+                ratio,
+                False,
+                paired("shape_a", scheme, mine),
+                kind="a-pair",
+                scheme=scheme,
+                keys=(mine, raw),
+            )
+    # ---- (b) one call per request
+    runner_b = (
+        ("ours-async-fast-runner", "raw-async-fast-runner", 1.1, "AsyncRunner, aiohttp transport"),
+        ("ours-async-runner", "raw-async-runner", 1.65, "AsyncRunner, httpx transport"),
+    )
+    for mine, raw, limit, what in runner_b:
+        for scheme in ("http", "https"):
+            add_in(
+                f"shape_b_{scheme}",
+                f"(b) one call per async-view request, {what}: <= {limit:g}x a def-view request (ours-sync), "
+                f"{scheme.upper()}",
+                _get(results, "shape_b", scheme, mine, "ratio"),
+                limit,
+                ratio,
+                False,
+                paired("shape_b", scheme, mine),
+                kind="b-request",
+                scheme=scheme,
+                keys=(mine, raw, "empty-async-runner"),
+            )
     for key, limit, what in (("ours-async-fast", 2.2, "fast transport"), ("ours-async", 2.6, "plain httpx")):
         add_in(
-            "shape_b",
-            f"(b) one call per async-view request, {what}: <= {limit:g}x ours-sync, HTTPS",
+            "shape_b_https",
+            f"(b) one call per async-view request, Flask's runner (no AsyncRunner), {what}: <= {limit:g}x "
+            "ours-sync, HTTPS",
             _get(results, "shape_b", "https", key, "ratio"),
             limit,
             ratio,
             False,
             paired("shape_b", "https", key),
+            kind="b-request",
+            scheme="https",
+            # 2b is the raw httpx client behind the same bridge; there is no raw aiohttp row per request
+            keys=(key, "raw-async-bg" if key == "ours-async" else None, "empty-async"),
         )
-    for key in ("ours-sync", "ours-async", "ours-async-fast"):
+    for key in ("ours-sync", "ours-async", "ours-async-fast", "ours-async-runner", "ours-async-fast-runner"):
         add_in(
-            "shape_b",
+            "shape_b_https",
             f"(b) {key}: 0 new connections per 100 requests (< 2 allowed for noise), HTTPS",
             _get(results, "shape_b", "https", key, "conn_per_100"),
             2.0 - 1e-9,
@@ -295,22 +356,40 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         a = _get(results, "shape_a", "https", theirs, "median_us")
         b = _get(results, "shape_a", "https", mine, "median_us")
         add_in(
-            "shape_a",
+            "shape_a_https",
             f"(a) vs Authlib, {what}: {theirs} / {mine} >= 10x, HTTPS",
             a / b if a and b else None,
             10.0,
             lambda v: f"{v:.1f}x faster",
             True,
         )
+    # ---- fan-out
     for scheme in ("http", "https"):
         add_in(
-            "fanout",
+            f"fanout_{scheme}",
             f"fan-out: 50 calls at 100 ms <= 1.5x one call, fast transport (ours-async-fast), {scheme.upper()}",
             _get(results, "fanout", scheme, "50", "ours-async-fast-gather", "ratio"),
             1.5,
             ratio,
             False,
+            kind="fanout",
+            scheme=scheme,
+            keys=("ours-async-fast-gather", "raw-async-fast-runner-gather"),
         )
+    for key, what in (("ours-async-fast-runner-gather", "aiohttp"), ("ours-async-runner-gather", "httpx")):
+        for scheme in ("http", "https"):
+            add_in(
+                f"fanout_{scheme}",
+                f"fan-out with AsyncRunner: 50 calls at 100 ms <= 1.3x one call, {what} transport ({key}), "
+                f"{scheme.upper()}",
+                _get(results, "fanout", scheme, "50", key, "ratio"),
+                1.3,
+                ratio,
+                False,
+                kind="fanout",
+                scheme=scheme,
+                keys=(key, "raw-async-fast-runner-gather" if what == "aiohttp" else "raw-async-runner-gather"),
+            )
     add_in(
         "idle_pool",
         "idle pool: 20 idle pooled connections <= 1.2x one, fast transport, HTTPS",
@@ -319,39 +398,57 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         ratio,
         False,
     )
-    server = _get(results, "real_server", "sync") or {}
 
-    def rps(key: str) -> float | None:
-        value = _get(server, key, "req_per_s")
+    # ---- gunicorn
+    def rps(worker: str, key: str) -> float | None:
+        value = _get(results, "real_server", worker, key, "req_per_s")
         return float(value) if value else None
 
     def over(a: float | None, b: float | None) -> float | None:
         return a / b if a is not None and b else None
 
-    for key, what in (("ours-async", "plain httpx"), ("ours-async-fast", "fast transport")):
+    server_rows = (
+        ("sync", "ours-async", 0.5, "plain httpx, Flask's runner"),
+        ("sync", "ours-async-fast", 0.5, "fast transport, Flask's runner"),
+        ("sync", "ours-async-fast-runner", 0.9, "aiohttp transport, AsyncRunner"),
+        ("sync", "ours-async-runner", 0.7, "httpx transport, AsyncRunner"),
+        ("gevent", "ours-async-fast-runner", 0.9, "aiohttp transport, AsyncRunner"),
+        ("gevent", "ours-async-runner", 0.9, "httpx transport, AsyncRunner"),
+    )
+    for worker, key, limit, what in server_rows:
+        load = "50 concurrent requests on the 100 ms path" if worker == "gevent" else "8 concurrent requests"
         add_in(
-            "real_server",
-            f"gunicorn sync workers: async-view req/s ({what}) >= 0.5x sync-view req/s",
-            over(rps(key), rps("ours-sync")),
-            0.5,
+            f"real_server_{worker}",
+            f"gunicorn {worker} workers ({load}): async-view req/s ({what}) >= {limit:g}x def-view req/s",
+            over(rps(worker, key), rps(worker, "ours-sync")),
+            limit,
             ratio,
             True,
+            kind="server",
+            worker=worker,
+            keys=(key, "ours-sync", key.replace("ours-", "raw-")),
         )
     add_in(
-        "real_server",
+        "real_server_sync",
         "gunicorn sync workers: ours-sync req/s >= 0.95x raw httpx",
-        over(rps("ours-sync"), rps("raw-sync")),
+        over(rps("sync", "ours-sync"), rps("sync", "raw-sync")),
         0.95,
         ratio,
         True,
+        kind="server",
+        worker="sync",
+        keys=("ours-sync", "raw-sync"),
     )
     add_in(
-        "real_server",
+        "real_server_sync",
         "gunicorn sync workers: ours-sync req/s >= 20x Authlib's Flask client",
-        over(rps("ours-sync"), rps("authlib-flask")),
+        over(rps("sync", "ours-sync"), rps("sync", "authlib-flask")),
         20.0,
         ratio,
         True,
+        kind="server",
+        worker="sync",
+        keys=("ours-sync", "authlib-flask"),
     )
     add_in(
         "signing",
@@ -373,22 +470,172 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+def _median(results: dict[str, Any], section: str, scheme: str, key: str | None) -> float | None:
+    value = _get(results, section, scheme, key, "median_us") if key else None
+    return float(value) if value is not None else None
+
+
+def _signed(value: float) -> str:
+    return f"{value:+,.0f} us" if abs(value) >= 100 else f"{value:+.1f} us"
+
+
+def _explain_a(results: dict[str, Any], t: dict[str, Any]) -> list[str]:
+    scheme, (mine, ref) = t["scheme"], t["keys"]
+    a, b = _median(results, "shape_a", scheme, mine), _median(results, "shape_a", scheme, ref)
+    if a is None or b is None:
+        return []
+    lines = [f"{mine} {us(a)} us per call, {ref} {us(b)} us: {_signed(a - b)} per call."]
+    floor = A_FLOORS.get(mine)
+    f = _median(results, "shape_a", scheme, floor)
+    if floor and floor != ref and f is not None:
+        lines.append(
+            f"Made of: {floor} (the same client without our code, same loop/bridge) is {_signed(f - b)} "
+            f"over {ref} (the HTTP library and the loop, not ours); our code on top of it {_signed(a - f)}."
+        )
+    elif floor == ref:
+        where = "ours-sync" if mine == "ours-sync" else "ours-async-runner and raw-async-runner"
+        lines.append(
+            f"All of the difference is ours (same client kind, same loop or thread); the profiles {where} at "
+            "the end show where it goes."
+        )
+    return lines
+
+
+def _explain_b(results: dict[str, Any], t: dict[str, Any]) -> list[str]:
+    scheme, (mine, raw, empty) = t["scheme"], t["keys"]
+
+    def m(key: str | None) -> float | None:
+        return _median(results, "shape_b", scheme, key)
+
+    o_a, o_s, r_a, r_s, e_a, e_s = m(mine), m("ours-sync"), m(raw), m("raw-sync"), m(empty), m("empty-sync")
+    if o_a is None or o_s is None or r_s is None or e_a is None or e_s is None:
+        return []
+    lines = [
+        f"{mine} {us(o_a)} us per request vs ours-sync {us(o_s)} us: {_signed(o_a - o_s)}, made of "
+        f"(differences of medians in the same run, telescoping to the total):",
+        f"the empty async view ({empty} - empty def view): {_signed(e_a - e_s)}",
+    ]
+    if r_a is not None:
+        lines.append(
+            f"the HTTP client on that loop vs the pooled sync client, each without our code "
+            f"(({raw} - {empty}) - (raw-sync - empty def view)): {_signed((r_a - e_a) - (r_s - e_s))}"
+        )
+        lines.append(
+            f"our async path vs our sync path, each over its raw client "
+            f"(({mine} - {raw}) - (ours-sync - raw-sync)): {_signed((o_a - r_a) - (o_s - r_s))}"
+        )
+        lines.append(
+            f"floor: {raw} alone is {r_a / o_s:.2f}x ours-sync (limit {t['limit']:g}x): what this transport "
+            "allows in this harness with no code of ours."
+        )
+    else:
+        lines.append(f"the call, ours on the async path, over ours-sync's call: {_signed((o_a - e_a) - (o_s - e_s))}")
+    return lines
+
+
+def _explain_fanout(results: dict[str, Any], t: dict[str, Any]) -> list[str]:
+    scheme, (mine, floor) = t["scheme"], t["keys"]
+    out = []
+    for key in (mine, floor):
+        big = _get(results, "fanout", scheme, "50", key) or {}
+        one = _get(results, "fanout", scheme, "1", key) or {}
+        if not big or not one:
+            continue
+        added = (big["median_us"] - one["median_us"]) / 49
+        out.append(
+            f"{key}: 50 calls {ms(big['median_us'])} ms, one call {ms(one['median_us'])} ms "
+            f"({ratio(big.get('ratio'))}), i.e. {us(added)} us of wall time per added call (one loop, one "
+            f"thread: the calls' CPU time adds up); {conns(big['extra'].get('conn_per_burst'))} new "
+            "connections per burst"
+        )
+    if out:
+        out.append(
+            "New connections per burst are opened during the burst (TLS handshakes on one loop, in line with "
+            "the calls): the calibration line at the top gives their floor with bare asyncio."
+        )
+    return out
+
+
+def _explain_server(results: dict[str, Any], t: dict[str, Any]) -> list[str]:
+    worker = t["worker"]
+    found = [(key, _get(results, "real_server", worker, key)) for key in t["keys"]]
+    keys = [key for key, row in found if row]
+    rows = [row for _, row in found if row]
+    if len(rows) < 2 or keys[:2] != list(t["keys"][:2]):
+        return []
+    out = []
+    for key, row in zip(keys, rows, strict=True):
+        out.append(
+            f"{key}: {row['req_per_s']:,.0f} req/s, worker CPU {us(row.get('worker_cpu_us'))} us per request, "
+            f"upstream CPU {us(row.get('upstream_cpu_us'))} us per request, {conns(row.get('conn_per_100'))} "
+            "new upstream connections per 100 requests"
+        )
+    a, b = rows[0].get("worker_cpu_us"), rows[1].get("worker_cpu_us")
+    if a and b:
+        out.append(
+            f"worker CPU per request {keys[0]} / {keys[1]}: {a / b:.2f}x; req/s ratio: "
+            f"{rows[0]['req_per_s'] / rows[1]['req_per_s']:.2f}x (the workers, the upstream and the load "
+            "generator share 2 cores, so req/s follows CPU per request)"
+        )
+    if len(rows) > 2 and rows[1]["req_per_s"]:
+        out.append(
+            f"floor: {keys[2]} (the same transport on the same loop, no code of ours) serves "
+            f"{rows[2]['req_per_s'] / rows[1]['req_per_s']:.2f}x ours-sync's req/s"
+        )
+    return out
+
+
+#: shape (a): the raw client on the same loop (or bridge) as each of our flavours.
+A_FLOORS = {
+    "ours-sync": "raw-sync",
+    "ours-async": "raw-async-bg",
+    "ours-async-fast": "raw-async-fast",
+    "ours-async-runner": "raw-async-runner",
+    "ours-async-fast-runner": "raw-async-fast-runner",
+    "ours-async-loop": "raw-async",
+    "ours-async-fast-loop": "raw-async-fast",
+}
+
+_EXPLAIN = {"a-pair": _explain_a, "b-request": _explain_b, "fanout": _explain_fanout, "server": _explain_server}
+
+
+def misses(results: dict[str, Any]) -> list[str]:
+    """Markdown lines: every missed target with what it is made of, from figures of the same run."""
+    out: list[str] = []
+    for t in targets(results):
+        if t["ok"] is not False:
+            continue
+        out.append(f"- **{t['target']}**: {t['measured']} (load {_load(results, t.get('section'))})")
+        explain = _EXPLAIN.get(t.get("kind", ""))
+        out += [f"  - {line}" for line in (explain(results, t) if explain else [])]
+    return out
+
+
 def _verdict(ok: bool | None) -> str:
     return "n/a" if ok is None else ("PASS" if ok else "MISS")
 
 
 def targets_table(results: dict[str, Any]) -> tuple[Row, list[Row]]:
     header = ("target", "measured", "verdict", "measured / limit", "paired ratio (info)", "load avg at section start")
-    loads = results.get("loadavg") or {}
     return header, [
-        (t["target"], t["measured"], _verdict(t["ok"]), t["margin"], t["paired"], loads.get(t.get("section"), "-"))
+        (t["target"], t["measured"], _verdict(t["ok"]), t["margin"], t["paired"], _load(results, t.get("section")))
         for t in targets(results)
     ]
 
 
+def _load(results: dict[str, Any], section: str | None) -> str:
+    """The 1-minute load average at the start of *section* (or of the section it is part of)."""
+    loads = results.get("loadavg") or {}
+    while section:
+        if section in loads:
+            return str(loads[section])
+        section = section.rpartition("_")[0]
+    return "-"
+
+
 def server_table(data: dict[str, dict[str, dict[str, Any]]]) -> tuple[Row, list[Row]]:
-    header = ("workers", "flavour", "requests", "req/s", "x ours-sync", "p50 us", "p99 us", "upstream conns /100")
-    header += ("errors",)
+    header = ("workers", "flavour", "concurrency", "requests", "req/s", "x ours-sync", "p50 us", "p99 us")
+    header += ("worker CPU us/req", "upstream CPU us/req", "upstream conns /100", "errors")
     rows = []
     for worker, flavours in data.items():
         base = (flavours.get("ours-sync") or {}).get("req_per_s")
@@ -397,11 +644,14 @@ def server_table(data: dict[str, dict[str, dict[str, Any]]]) -> tuple[Row, list[
                 (
                     worker,
                     d["label"],
+                    str(d["threads"]),
                     str(d["requests"]),
                     f"{d['req_per_s']:,.0f}",
                     ratio(d["req_per_s"] / base) if base else "-",
                     us(d["p50_us"]),
                     us(d["p99_us"]),
+                    us(d.get("worker_cpu_us")),
+                    us(d.get("upstream_cpu_us")),
                     conns(d.get("conn_per_100")),
                     str(d["errors"]) + (f" ({', '.join(d['error_kinds'])})" if d["errors"] else ""),
                 )
@@ -449,8 +699,19 @@ METHOD = [
     "loop per request, so flavour 2 appears there as 2b: a pooled AsyncClient on a background loop thread "
     "(hand-rolled, the same design as ours). 2c awaits flavour 1's pooled sync client through "
     "`asyncio.to_thread`, an alternative design. Async rows are compared with ours-sync.",
+    "Runner rows (keys ending in `-runner`, labels saying *AsyncRunner*): the same views in a second "
+    "Flask app of the same process with `flask_oauth1_async.runner.AsyncRunner(app)` and the same "
+    "registry (so its own bindings and pools). 2r / 2fr are a raw AsyncClient (httpx's transport / "
+    "httpx-aiohttp's) created on the loop the runner ran the view on and kept for that loop: the floor of "
+    "an awaited call there. 6l / 6fl are ours awaited on flavour 2's / 2f's own long-lived loop "
+    "(`run_until_complete` inside a Flask request context, no Flask runner at all: the loop is adopted "
+    "as a home). In shape (a) each of our long-lived-loop rows is compared with the raw client on the "
+    "same loop; in shape (b) every async row is compared with ours-sync, a `def`-view request.",
     "Fan-out: N calls to the 100 ms path inside one async view with `asyncio.gather`, vs the same N "
-    "sequentially in a sync view; wall time is measured inside the view.",
+    "sequentially in a sync view; wall time is measured inside the view. Each timed burst follows an "
+    "untimed burst of the same flavour (a warm pool: what a burst leaves behind, not what is left after "
+    "the other flavours' turns, which take longer than the 5 s keep-alive expiry); new connections are "
+    "counted over the timed bursts only.",
     "Throughput: a separate load-generator process with 8 threads sends a fixed number of requests to "
     "a werkzeug threaded server (`make_server(threaded=True)`, HTTP/1.1 handler; werkzeug closes every "
     "connection) running the client app, whose view makes one signed call over HTTPS.",
@@ -495,6 +756,18 @@ def render_markdown(results: dict[str, Any]) -> str:
             "below every flavour, a burst of fresh connections is the floor for a cold pool): " + "; ".join(parts) + "."
         )
     out += ["", "## Targets", "", md_table(*targets_table(results))]
+    missed = misses(results)
+    if missed:
+        out += [
+            "",
+            "## Misses, and what they are made of",
+            "",
+            "Each missed target, taken apart with figures of this same run (medians; the sections below have "
+            "the spreads). The runner's own cost is in *The runner, piece by piece*; where our code's time "
+            "goes is in the profiles at the end.",
+            "",
+            *missed,
+        ]
 
     for section, title in (
         ("shape_a", "(a) Many calls in one request"),
@@ -521,6 +794,41 @@ def render_markdown(results: dict[str, Any]) -> str:
             "so *fetch* minus *explicit* is the cost of the lookup per request:",
             "",
             md_table(*call_table(path["per_request"])),
+        ]
+    if results.get("runnerpath"):
+        out += [
+            "",
+            "## The runner, piece by piece",
+            "",
+            "What an async view costs with `AsyncRunner` (and, for scale, with Flask's runner), as whole empty "
+            "requests and as the runner's pieces (no HTTP call), interleaved. In a request: *def view running "
+            "an empty coroutine with run_until_complete* minus *empty def view* is bare asyncio's cost; "
+            "*... with AsyncRunner.run* minus that is the runner's own code; *empty async view, AsyncRunner* "
+            "minus that is Flask's handling of an `async def` view. Pieces timed alone (below them) cost "
+            "less than in a request (warm caches) and need not add up.",
+            "",
+            md_table(*call_table(results["runnerpath"])),
+        ]
+    sniff = results.get("sniffio")
+    if isinstance(sniff, str):
+        out += ["", "## httpx's async transport and sniffio", "", sniff]
+    elif sniff:
+        calls = (sniff.get("raw") or {}).get("extra", {}).get("imports_per_call")
+        ours_calls = (sniff.get("ours") or {}).get("extra", {}).get("imports_per_call")
+        out += [
+            "",
+            "## httpx's async transport and sniffio (HTTPS)",
+            "",
+            "httpcore 1.0 runs `import sniffio` in `current_async_library()` on every async lock, semaphore "
+            "and event setup; anyio no longer depends on sniffio, and it is not installed here, so each of "
+            f"those imports fails after searching `sys.path`: {calls if calls is not None else '-'} per raw "
+            f"call, {ours_calls if ours_calls is not None else '-'} per call of ours (counted). The *stub* "
+            "rows put a stand-in `sniffio` module (answering `asyncio`, as sniffio does on an asyncio loop) "
+            "in `sys.modules` during their own batches only. The first rows are calls in one view run by "
+            "AsyncRunner; the *request* rows are one call per request as in shape (b), compared with a "
+            "`def`-view request.",
+            "",
+            md_table(*call_table(sniff)),
         ]
     if results.get("idle_pool"):
         out += [
@@ -552,10 +860,17 @@ def render_markdown(results: dict[str, Any]) -> str:
             "",
             "## Real server (gunicorn)",
             "",
-            "2 workers, `--preload`, sync workers and gthread workers (4 threads each); the load generator "
-            f"sends a fixed number of requests from {SERVER_THREADS} threads per flavour and round, rounds "
-            "rotate the flavours; one signed HTTPS call per request to the fast upstream. Authlib gets a "
-            "tenth of the requests. p50/p99 include queueing in gunicorn's backlog.",
+            "2 workers. Sync workers and gthread workers (4 threads each), `--preload`: the load generator "
+            f"sends a fixed number of requests from {SERVER_THREADS} threads per flavour and round, one signed "
+            "HTTPS call per request to the fast upstream; Authlib gets a tenth of the requests. Gevent "
+            "workers (`-k gevent --worker-connections 200`, no `--preload`: the app is imported after the "
+            "worker patched the standard library): 50 concurrent requests, each one signed HTTPS call to "
+            "the upstream's 100 ms path, three times as many requests. Rounds rotate the flavours. "
+            "*AsyncRunner* rows are the same views in a second Flask app of the same process with "
+            "`AsyncRunner(app)`, mounted under `/r` (werkzeug's `DispatcherMiddleware`, in front of every "
+            "flavour). p50/p99 include queueing in gunicorn's backlog. CPU per request: user + system time "
+            "of the gunicorn workers (and of the upstream process) over a flavour's rounds (psutil), divided "
+            "by its requests.",
             "",
             md_table(*server_table(results["real_server"])),
         ]
@@ -575,15 +890,22 @@ def render_markdown(results: dict[str, Any]) -> str:
             "Only functions of our package and of httpx/httpcore are listed; times are per API call and "
             "include cProfile's own overhead (roughly 2x). The async profile merges the view's loop thread "
             "and our background loop thread; cProfile counts every resumption of a coroutine as a call, so "
-            "for coroutines the calls column is inflated and cumulative times are only indicative."
+            "for coroutines the calls column is inflated and cumulative times are only indicative. "
+            "ours-async-runner is our awaited call in a view run by AsyncRunner (one thread: the loop and "
+            "the client live in the request thread), raw-async-runner a raw AsyncClient on that same loop "
+            "(with the minimal signer of flavour 1, which is not in our package: it shows under *other*)."
         )
-        for kind in ("sync", "async"):
-            p = prof[kind]
+        for kind in ("sync", "async", "async-runner", "raw-async-runner"):
+            p = prof.get(kind)
+            if not p:
+                continue
             share = p["share"]
+            name = kind if kind.startswith("raw") else f"ours-{kind}"
             out += [
                 "",
-                f"### ours-{kind}: {p['total_us_per_call']:.0f} us profiled per call; own-time share: "
+                f"### {name}: {p['total_us_per_call']:.0f} us profiled per call; own-time share: "
                 f"ours {share['ours']:.0%}, httpx+httpcore {share['httpx']:.0%}, "
+                f"asyncio+anyio {share.get('loop', 0.0):.0%}, "
                 f"waiting (poll, locks, socket/TLS reads) {share['wait']:.0%}, other {share['other']:.0%}",
                 "",
                 "By cumulative time:",

@@ -14,7 +14,20 @@ from typing import Any
 
 from . import report
 
-SECTIONS = ("signing", "a", "b", "asyncpath", "profile", "idle", "fanout", "throughput", "server", "memory", "dance")
+SECTIONS = (
+    "signing",
+    "a",
+    "b",
+    "asyncpath",
+    "runnerpath",
+    "profile",
+    "idle",
+    "fanout",
+    "throughput",
+    "server",
+    "memory",
+    "dance",
+)
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -29,6 +42,12 @@ def _version(name: str) -> str:
         return metadata.version(name)
     except metadata.PackageNotFoundError:
         return "not installed"
+
+
+def _importable(name: str) -> bool:
+    from importlib.util import find_spec
+
+    return find_spec(name) is not None
 
 
 def _cpu_model() -> str:
@@ -73,7 +92,8 @@ def _source() -> str:
 
 def _environment() -> dict[str, str]:
     packages = ("flask_oauth1_async", "httpx", "httpcore", "flask", "werkzeug", "asgiref", "authlib", "requests")
-    packages += ("urllib3", "starlette", "oauthlib", "psutil")
+    packages += ("urllib3", "starlette", "oauthlib", "psutil", "anyio", "sniffio", "aiohttp", "httpx-aiohttp")
+    packages += ("gunicorn", "gevent")
     return {
         "flask_oauth1_async source": _source(),
         "python": f"{platform.python_implementation()} {platform.python_version()}",
@@ -81,6 +101,8 @@ def _environment() -> dict[str, str]:
         "cpu": f"{_cpu_model()} ({os.cpu_count()} logical CPUs)",
         "load average at start (1/5/15 min)": _loadavg(),
         "packages": ", ".join(f"{name} {_version(name)}" for name in packages),
+        # httpcore 1.0 imports sniffio on every async lock setup: a failed import each time when it is missing
+        "sniffio importable (httpcore's async backend detection)": "yes" if _importable("sniffio") else "no",
     }
 
 
@@ -89,7 +111,7 @@ def _dicts(samples: dict[str, Any]) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    from . import asyncpath
+    from . import asyncpath, runnerpath
     from .flavours import SCHEMES, Clients
     from .memory import measure
     from .profiling import profile_ours
@@ -104,7 +126,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         signing,
         throughput,
     )
-    from .server_bench import real_server
+    from .server_bench import WORKERS, real_server
     from .servers import make_tls
     from .upstream import Upstream
 
@@ -146,12 +168,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     mark("shape_a")
                     results["shape_a"] = {}
                     for scheme in SCHEMES:
+                        mark(f"shape_a_{scheme}")
                         _log(f"(a) many calls in one request, {scheme}")
                         results["shape_a"][scheme] = _dicts(many_calls_in_one_request(clients, upstream, scheme, cfg))
                 if "b" in only:
                     mark("shape_b")
                     results["shape_b"] = {}
                     for scheme in SCHEMES:
+                        mark(f"shape_b_{scheme}")
                         _log(f"(b) one call per request, {scheme}")
                         results["shape_b"][scheme] = _dicts(one_call_per_request(clients, upstream, scheme, cfg))
                 if "asyncpath" in only:
@@ -161,6 +185,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                         "in_view": _dicts(asyncpath.in_one_view(clients, "https", cfg.fast)),
                         "per_request": _dicts(asyncpath.per_request(clients, "https", cfg.per_request_fast)),
                     }
+                if "runnerpath" in only:
+                    mark("runnerpath")
+                    _log("the runner's cost per view call, piece by piece")
+                    results["runnerpath"] = _dicts(runnerpath.measure(cfg.fast))
+                    _log("httpx's async transport with and without a sniffio to import (https)")
+                    sniff = runnerpath.sniffio_effect(clients, "https", cfg.fast)
+                    results["sniffio"] = sniff if isinstance(sniff, str) else _dicts(sniff)
                 if "profile" in only:
                     mark("profile")
                     _log("profiles (https)")
@@ -173,6 +204,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     mark("fanout")
                     results["fanout"] = {}
                     for scheme in SCHEMES:
+                        mark(f"fanout_{scheme}")
                         _log(f"fan-out ({scheme}, 100 ms)")
                         fan = fanout(clients, upstream, scheme, cfg)
                         results["fanout"][scheme] = {str(size): _dicts(samples) for size, samples in fan.items()}
@@ -183,10 +215,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     results["throughput"] = throughput(clients, upstream, "https", cfg, log=_log)
                 if "server" in only:
                     mark("real_server")
-                    _log("real server: gunicorn, 2 workers, --preload, sync and gthread workers (https)")
-                    results["real_server"] = real_server(
-                        upstream, cfg.server_total, cfg.server_rounds, report.SERVER_THREADS, log=_log
-                    )
+                    results["real_server"] = {}
+                    for worker in WORKERS:
+                        mark(f"real_server_{worker}")
+                        _log(f"real server: gunicorn, 2 workers, {worker} workers (https)")
+                        results["real_server"].update(
+                            real_server(upstream, cfg.server_total, cfg.server_rounds, log=_log, workers=(worker,))
+                        )
                 if "memory" in only:
                     mark("memory")
                     _log(f"memory: {cfg.memory_sync_calls} sync calls (fresh process, https)")

@@ -7,6 +7,7 @@ Every function returns plain data (``Sample`` objects or dicts) for
 from __future__ import annotations
 
 import asyncio
+import functools
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -175,6 +176,13 @@ A_REFERENCES: dict[str, str | None] = {
     "ours-async": "raw-async",
     "raw-async-fast": "raw-async",
     "ours-async-fast": "raw-sync",
+    # On a long-lived loop, ours against a raw AsyncClient on that same loop:
+    "raw-async-runner": "raw-async",
+    "ours-async-runner": "raw-async-runner",
+    "raw-async-fast-runner": "raw-async-fast",
+    "ours-async-fast-runner": "raw-async-fast-runner",
+    "ours-async-loop": "raw-async",
+    "ours-async-fast-loop": "raw-async-fast",
 }
 
 
@@ -201,10 +209,20 @@ B_FLAVOURS: dict[str, str] = {
     "authlib-starlette": "4. Authlib Starlette client, async view",
     "ours-async": "6. ours, async view",
     "ours-async-fast": "6f. ours with async_transport='aiohttp', async view",
+    "empty-async-runner": "empty async view (no call), AsyncRunner",
+    "raw-async-runner": "2r. raw AsyncClient made on the runner's loop, async view, AsyncRunner",
+    "raw-async-fast-runner": "2fr. raw AsyncClient, httpx-aiohttp transport, runner's loop, AsyncRunner",
+    "ours-async-runner": "6r. ours, async view, AsyncRunner",
+    "ours-async-fast-runner": "6fr. ours with async_transport='aiohttp', async view, AsyncRunner",
 }
 B_REFERENCES: dict[str, str | None] = {
     "empty-sync": None,
-    "empty-async": None,
+    "empty-async": "empty-sync",
+    "empty-async-runner": "empty-sync",
+    "raw-async-runner": "ours-sync",
+    "raw-async-fast-runner": "ours-sync",
+    "ours-async-runner": "ours-sync",
+    "ours-async-fast-runner": "ours-sync",
     "raw-sync": None,
     "authlib-flask": "raw-sync",
     "ours-sync": "raw-sync",
@@ -236,8 +254,27 @@ FANOUT_FLAVOURS: dict[str, str] = {
     "raw-async-gather-pool100": "raw AsyncClient with the same limits, long-lived loop, gather",
     "raw-to-thread-gather": "raw pooled httpx.Client via asyncio.to_thread, async view, gather",
     "authlib-starlette-gather": "Authlib Starlette client, async view, asyncio.gather",
+    "ours-async-runner-gather": "ours, async view run by AsyncRunner, gather",
+    "ours-async-fast-runner-gather": "ours with async_transport='aiohttp', async view run by AsyncRunner, gather",
+    "raw-async-runner-gather": "raw AsyncClient made on the runner's loop, async view run by AsyncRunner, gather",
+    "raw-async-fast-runner-gather": "raw AsyncClient, httpx-aiohttp transport, runner's loop, AsyncRunner, gather",
     "ours-sync-sequential": "ours, sync view, sequential",
 }
+
+
+def _after_a_burst(runner: Runner, counter: Callable[[], int], conns: dict[str, int], key: str) -> Runner:
+    """*runner* with an untimed burst before each timed one; the timed bursts' new connections go to *conns*."""
+
+    def run(reps: int) -> list[int]:
+        out: list[int] = []
+        for _ in range(reps):
+            runner(1)  # untimed: the pool holds what a burst leaves behind
+            before = counter()
+            out += runner(1)
+            conns[key] = conns.get(key, 0) + counter() - before
+        return out
+
+    return run
 
 
 def fanout(
@@ -247,6 +284,12 @@ def fanout(
 
     The wall time of one repetition is measured inside the view (from the
     first call to the last answer). New connections are per 100 calls.
+
+    Every timed burst of a gather flavour follows an untimed burst of the same
+    flavour, so its pool holds what a burst leaves behind: the figure is
+    fan-out on a warm pool, not on whatever survived the other flavours' turns
+    (one round of all flavours takes longer than the 5 s keep-alive expiry).
+    Only the timed bursts' new connections are counted.
     """
     app = clients.app
     url = clients.url(scheme, "/slow" + API_PATH)
@@ -258,6 +301,7 @@ def fanout(
     raw, raw100, auth, loop = clients.raw_async, clients.raw_async_pool100, clients.auth, clients.loop
     results: dict[int, dict[str, Sample]] = {}
     versions: set[str] = set()
+    counter = lambda: upstream.connections(scheme)  # noqa: E731
 
     for size in sizes:
 
@@ -320,12 +364,20 @@ def fanout(
             assert all(r.status_code == 200 for r in responses)
             return elapsed
 
-        def in_async_view(view: Callable[[], Any]) -> Runner:
+        async def raw_runner_view(n: int = size, fast: bool = False) -> int:
+            client = clients.raw_on_running_loop(fast)
+            t0 = perf_counter_ns()
+            responses = await asyncio.gather(*(client.get(url, auth=auth) for _ in range(n)))
+            elapsed = perf_counter_ns() - t0
+            assert all(r.status_code == 200 for r in responses)
+            return elapsed
+
+        def in_async_view(view: Callable[[], Any], view_app: Any = app) -> Runner:
             def run(reps: int) -> list[int]:
                 out = []
                 for _ in range(reps):
-                    with app.test_request_context("/fanout"):
-                        out.append(app.ensure_sync(view)())
+                    with view_app.test_request_context("/fanout"):
+                        out.append(view_app.ensure_sync(view)())
                 return out
 
             return run
@@ -352,10 +404,20 @@ def fanout(
             "raw-async-gather-pool100": lambda reps, coro=raw100_gather: raw_runner(reps, coro),
             "raw-to-thread-gather": in_async_view(to_thread_view),
             "authlib-starlette-gather": in_async_view(authlib_view),
+            # the same views in the app with AsyncRunner(app): the remote's client lives on the runner's loop
+            "ours-async-runner-gather": in_async_view(ours_view, clients.runner_app),
+            "ours-async-fast-runner-gather": in_async_view(ours_fast_view, clients.runner_app),
+            "raw-async-runner-gather": in_async_view(raw_runner_view, clients.runner_app),
+            "raw-async-fast-runner-gather": in_async_view(
+                functools.partial(raw_runner_view, fast=True), clients.runner_app
+            ),
         }
-        counter = lambda: upstream.connections(scheme)  # noqa: E731
-        plans = {key: Plan(rounds=cfg.fanout_reps, batch=1, warmup=1) for key in runners}
-        samples = interleave(runners, plans, FANOUT_FLAVOURS, counter)
+        timed_conns: dict[str, int] = {}
+        warm = {key: _after_a_burst(runner, counter, timed_conns, key) for key, runner in runners.items()}
+        plans = {key: Plan(rounds=cfg.fanout_reps, batch=1, warmup=0) for key in runners}
+        samples = interleave(warm, plans, FANOUT_FLAVOURS, counter)
+        for key, sample in samples.items():
+            sample.new_connections = timed_conns.get(key, 0)
         # The sequential runs take N x 100 ms; run them on their own afterwards so that
         # they do not leave the gather flavours' pools idle past httpx's 5 s keep-alive expiry.
         seq_reps = cfg.fanout_reps if size <= 10 else cfg.fanout_sequential_reps
@@ -485,6 +547,8 @@ def idle_pool_cost(clients: Clients, scheme: str, plan: Plan) -> dict[str, Sampl
 THROUGHPUT_FLAVOURS: dict[str, str] = {
     "ours-sync": "ours, sync view",
     "ours-async": "ours, async view",
+    "ours-async-runner": "ours, async view, AsyncRunner",
+    "ours-async-fast-runner": "ours with async_transport='aiohttp', async view, AsyncRunner",
     "authlib-flask": "Authlib Flask client, sync view",
 }
 
@@ -496,14 +560,14 @@ def throughput(
     keys = list(THROUGHPUT_FLAVOURS)
     per_round = max(threads, cfg.throughput_total // cfg.throughput_rounds)
     acc: dict[str, dict[str, Any]] = {k: {"wall_ns": 0, "latencies_ns": [], "errors": [], "conns": 0} for k in keys}
-    with WSGIServer(clients.app, name="bench-client-app") as server, LoadGenerator() as generator:
+    with WSGIServer(clients.wsgi, name="bench-client-app") as server, LoadGenerator() as generator:
         for key in keys:  # warm-up
-            generator.run(server.port, clients.view_path(key, scheme), threads, threads * 4)
+            generator.run(server.port, clients.server_path(key, scheme), threads, threads * 4)
         for round_no in range(cfg.throughput_rounds):
             shift = round_no % len(keys)
             for key in keys[shift:] + keys[:shift]:
                 before = upstream.connections(scheme)
-                result = generator.run(server.port, clients.view_path(key, scheme), threads, per_round)
+                result = generator.run(server.port, clients.server_path(key, scheme), threads, per_round)
                 acc[key]["conns"] += upstream.connections(scheme) - before
                 acc[key]["wall_ns"] += result["wall_ns"]
                 acc[key]["latencies_ns"].extend(result["latencies_ns"])
