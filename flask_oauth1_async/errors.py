@@ -18,6 +18,7 @@ Where Authlib has a class for the same situation, ours inherits from it too
         │   │                             already used, or from another browser
         │   │                             [MissingRequestTokenError, MismatchingStateError]
         │   ├── MissingVerifierError      no oauth_verifier in the callback
+        │   │                             (or one beyond MAX_VERIFIER)
         │   └── AccessTokenRefusedError   the provider refused the access-token
         │                                 exchange with a 4xx (a forged or stale
         │                                 verifier); also a ProviderHTTPError
@@ -120,6 +121,10 @@ _SECRET_ELEMENT = re.compile(
 #: Secrets shorter than this are masked only where they stand alone (see :class:`SecretValues`).
 SHORT_SECRET = 4
 
+#: Encoded forms of a secret longer than this are masked by plain string search (see :class:`SecretValues`).
+LONG_SECRET_FORM = 256
+_LOWER_ESCAPE = re.compile(r"%[0-9A-F]{2}")
+
 # Where a short secret stands alone: no letter or digit right before it (a
 # percent-escape such as ``%26`` counts as a separator) and none right after.
 _ALONE_BEFORE = r"(?:(?<![A-Za-z0-9])|(?<=%[0-9A-Fa-f]{2}))"
@@ -154,15 +159,20 @@ class SecretValues:
     A secret shorter than :data:`SHORT_SECRET` characters (no provider issues
     one, but a test may) is masked only where it stands alone, with no letter
     or digit on either side, so that masking it does not eat every word that
-    happens to contain it. Values that are empty or only whitespace are ignored.
-    Its :func:`repr` shows how many values it holds, never the values.
+    happens to contain it. A form longer than :data:`LONG_SECRET_FORM`
+    characters (a hostile provider's 60 kB token secret, an RSA key) is
+    matched as written and with lower-case percent escapes, by plain string
+    search: compiling it into the pattern would cost seconds of CPU per error.
+    Values that are empty or only whitespace are ignored. Its :func:`repr`
+    shows how many values it holds, never the values.
     """
 
-    __slots__ = ("_pattern", "_values")
+    __slots__ = ("_literals", "_pattern", "_values")
 
     def __init__(self, values: Iterable[str | None] = ()) -> None:
         self._values: set[str] = set()
         self._pattern: re.Pattern[str] | None = None
+        self._literals: list[str] = []
         self.add(*values)
 
     def __repr__(self) -> str:
@@ -180,13 +190,19 @@ class SecretValues:
 
     def _compile(self) -> re.Pattern[str]:
         alternatives: list[str] = []
+        literals: set[str] = set()
         for value in self._values:
             short = len(value) < SHORT_SECRET
             for form in _encoded_forms(value):
-                alternatives.append(f"{_ALONE_BEFORE}{re.escape(form)}{_ALONE_AFTER}" if short else re.escape(form))
-        # Longer forms first, so that a form that contains another is masked whole.
+                if len(form) > LONG_SECRET_FORM:
+                    literals.update((form, _LOWER_ESCAPE.sub(lambda m: m.group(0).lower(), form)))
+                else:
+                    alternatives.append(f"{_ALONE_BEFORE}{re.escape(form)}{_ALONE_AFTER}" if short else re.escape(form))
+        # Longer forms first, so that a form that contains another is masked whole
+        # (every literal is longer than every alternative of the pattern).
+        self._literals = sorted(literals, key=len, reverse=True)
         alternatives.sort(key=len, reverse=True)
-        self._pattern = re.compile("|".join(alternatives), re.IGNORECASE)
+        self._pattern = re.compile("|".join(alternatives) or "(?!)", re.IGNORECASE)
         return self._pattern
 
     def redact(self, text: str) -> str:
@@ -194,6 +210,8 @@ class SecretValues:
         if not self._values or not text:
             return text
         pattern = self._pattern if self._pattern is not None else self._compile()
+        for literal in self._literals:
+            text = text.replace(literal, "***")
         return pattern.sub("***", text)
 
 
@@ -304,7 +322,11 @@ class CallbackTokenError(
 
 
 class MissingVerifierError(AuthorizationError):
-    """The callback carries no ``oauth_verifier`` (RFC 5849 section 2.2)."""
+    """The callback carries no usable ``oauth_verifier`` (RFC 5849 section 2.2).
+
+    Either there is none, or it is longer than
+    :data:`~flask_oauth1_async.flows.MAX_VERIFIER` characters.
+    """
 
     error = "missing_verifier"
 

@@ -51,6 +51,7 @@ __all__ = [
     "MAX_REQUEST_TOKEN",
     "MAX_TOKEN_FIELDS",
     "MAX_TOKEN_RESPONSE",
+    "MAX_VERIFIER",
     "Login",
     "base_string_of",
     "build",
@@ -71,6 +72,9 @@ DENIED_PROBLEMS = frozenset({"user_refused", "permission_denied", "access_denied
 #: The longest request token, and request-token secret, kept for a pending login (it
 #: travels in the session cookie, which browsers drop beyond about 4 kB).
 MAX_REQUEST_TOKEN = 256
+#: The longest ``oauth_verifier`` a callback (or a PIN) may carry; real ones are a
+#: few dozen characters. A longer one is refused with :class:`MissingVerifierError`.
+MAX_VERIFIER = 1024
 
 
 def _with_params(url: str, params: Mapping[str, Any]) -> str:
@@ -212,12 +216,23 @@ def finish_login(
         raise CallbackTokenError(
             "the callback has no oauth_token parameter; was this URL opened directly?", reason="missing"
         )
+    if len(oauth_token) > MAX_REQUEST_TOKEN:
+        raise CallbackTokenError(
+            f"the callback's oauth_token is longer than {MAX_REQUEST_TOKEN} characters; no login here issued it",
+            reason="unknown",
+        )
     claimed = yield from store.claim(session, oauth_token)
     verifier = explicit_verifier or query.get("oauth_verifier")
     if not verifier and settings.require_callback_confirmed:
         # A legacy OAuth 1.0 provider (require_callback_confirmed=False) sends
         # no verifier; the exchange then goes ahead without one.
         raise MissingVerifierError("the callback has no oauth_verifier parameter (RFC 5849 section 2.2)")
+    if verifier and len(verifier) > MAX_VERIFIER:
+        # Real verifiers are a few dozen characters; a huge one is an edited
+        # callback, and would only cost us time to sign and to mask.
+        raise MissingVerifierError(
+            f"the callback's oauth_verifier is longer than {MAX_VERIFIER} characters; no provider issues one"
+        )
     deadline = token_deadline(settings)
     secrets = SecretValues()
     method = settings.access_token_method

@@ -36,6 +36,7 @@ from flask_oauth1_async import (
     ProviderError,
     ProviderHTTPError,
 )
+from flask_oauth1_async.flows import MAX_REQUEST_TOKEN, MAX_VERIFIER
 from flask_oauth1_async.testing import FakeProvider
 from tests.conftest import ClientApp, ClientAppFactory
 from tests.support.browser import Browser, approve, start_login
@@ -171,6 +172,38 @@ def test_callback_without_verifier(kind: str, provider: FakeProvider, client_app
     body = _assert_json_error(response, MissingVerifierError)
     assert "oauth_verifier" in body["message"]
     assert isinstance(_only_error(ca), MissingVerifierError)
+    assert len(provider.received("access_token")) == 0
+
+
+@pytest.mark.parametrize("kind", VIEW_KINDS)
+def test_callback_with_a_huge_verifier_is_refused_before_anything_is_signed(
+    kind: str, provider: FakeProvider, client_app: ClientAppFactory
+) -> None:
+    ca = client_app(provider, _json_errors)
+    with Browser() as browser:
+        callback_url = approve(browser, start_login(browser, ca.url + PREFIX[kind] + "/login"))
+        huge = "v" * (MAX_VERIFIER + 1)
+        response = browser.get(_without(callback_url, "oauth_verifier") + "&oauth_verifier=" + huge)
+    body = _assert_json_error(response, MissingVerifierError)
+    assert f"longer than {MAX_VERIFIER} characters" in body["message"]
+    assert huge not in body["message"]
+    assert len(provider.received("access_token")) == 0
+
+
+@pytest.mark.parametrize("kind", VIEW_KINDS)
+def test_callback_with_an_oauth_token_longer_than_any_kept_is_unknown(
+    kind: str, provider: FakeProvider, client_app: ClientAppFactory
+) -> None:
+    ca = client_app(provider, _json_errors)
+    with Browser() as browser:
+        start_login(browser, ca.url + PREFIX[kind] + "/login")
+        query = urlencode({"oauth_token": "t" * (MAX_REQUEST_TOKEN + 1), "oauth_verifier": "abc"})
+        response = browser.get(ca.url + PREFIX[kind] + "/callback?" + query)
+    body = _assert_json_error(response, CallbackTokenError)
+    assert f"longer than {MAX_REQUEST_TOKEN} characters" in body["message"]
+    exc = _only_error(ca)
+    assert isinstance(exc, CallbackTokenError)
+    assert exc.reason == "unknown"
     assert len(provider.received("access_token")) == 0
 
 

@@ -64,7 +64,7 @@ from flask_oauth1_async import (
     providers,
     signals,
 )
-from flask_oauth1_async.errors import SecretValues, quote_body
+from flask_oauth1_async.errors import LONG_SECRET_FORM, SecretValues, quote_body
 from flask_oauth1_async.flows import MAX_REQUEST_TOKEN, MAX_TOKEN_FIELDS, MAX_TOKEN_RESPONSE
 from flask_oauth1_async.testing import FakeProvider
 from tests.support.fake import register_settings
@@ -431,6 +431,20 @@ def test_short_secrets_are_masked_only_where_they_stand_alone() -> None:
     assert values.redact("cs%26ab") == "cs%26***"
     assert values.redact('"ab"') == '"***"'
     assert values.redact("ab") == "***"
+
+
+def test_a_huge_secret_is_masked_in_every_form_without_entering_the_pattern() -> None:
+    """A hostile provider's 60 kB secret (non-ASCII, so its encodings grow ninefold) is masked
+    by plain search: a pattern holding it would take seconds of CPU to compile per error."""
+    huge = "s\u00e9cret/\u4e2d " * 6000
+    values = SecretValues([CONSUMER_SECRET, huge])
+    for form in forms_of(huge) | {quote(huge, safe="").lower()}:
+        assert len(form) > LONG_SECRET_FORM
+        masked = values.redact(f"before {form} after {CONSUMER_SECRET}")
+        assert masked == "before *** after ***", (form[:40], masked[:80])
+    assert values._pattern is not None
+    assert len(values._pattern.pattern) < 1000  # only the short secret's forms are in the pattern
+    assert huge[:40] not in values._pattern.pattern
 
 
 def test_a_cut_excerpt_never_holds_part_of_a_secret() -> None:
