@@ -442,5 +442,6 @@ def bench(session: nox.Session) -> None:
     ``-- --quick`` for a short run, ``-- --only server`` for the real-server part alone.
     """
     session.install("-e", ".[aiohttp]", "authlib", "requests", "starlette", "oauthlib", "trustme", "certifi", "psutil")
-    session.install("gunicorn", "h2", "gevent")  # gevent: the gunicorn -k gevent run
+    # gevent, and packaging, which gunicorn's gevent worker imports: the -k gevent run
+    session.install("gunicorn", "h2", "gevent", "packaging")
     session.run("python", "-m", "benchmarks", *session.posargs, env={"PYTHONFAULTHANDLER": "1"})
