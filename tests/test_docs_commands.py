@@ -128,8 +128,13 @@ def _noxfile_sessions() -> tuple[list[str], set[str]]:
     defaults: list[str] = []
     every: set[str] = set()
     for node in tree.body:
-        if isinstance(node, ast.Assign) and ast.unparse(node.targets[0]) == "nox.options.sessions":
-            defaults = [ast.literal_eval(element) for element in node.value.elts]  # type: ignore[attr-defined]
+        # The list literal; a later ``nox.options.sessions = _default_sessions()`` only narrows "tests".
+        if (
+            isinstance(node, ast.Assign)
+            and ast.unparse(node.targets[0]) == "nox.options.sessions"
+            and isinstance(node.value, ast.List)
+        ):
+            defaults = [ast.literal_eval(element) for element in node.value.elts]
         if isinstance(node, ast.FunctionDef) and any("nox.session" in ast.unparse(d) for d in node.decorator_list):
             every.add(node.name)
     return defaults, every
