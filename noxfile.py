@@ -68,9 +68,11 @@ def _default_sessions() -> list[str]:
 
     DEFAULT_PYTHON already runs the whole suite three times in the default run
     (tests_aiohttp, tests_runner, tests_lowest), so a fourth pass there would
-    add minutes and no test; ``nox -s tests`` still runs it.
+    add minutes and no test; ``nox -s tests`` still runs it. When DEFAULT_PYTHON
+    is the newest found (then the only one running the suite as it ships, in
+    full), it stays.
     """
-    if not PYTHONS:
+    if not PYTHONS or PYTHONS[-1] == DEFAULT_PYTHON:
         return nox.options.sessions
     others = [f"tests-{version}" for version in PYTHONS if version != DEFAULT_PYTHON]
     return others + [name for name in nox.options.sessions if name != "tests"]
