@@ -20,7 +20,7 @@ import nox
 from packaging.version import Version
 
 nox.options.sessions = [
-    "tests",  # every found Python but DEFAULT_PYTHON: see _default_sessions() below
+    "tests",  # on the Pythons no other session runs: see _default_sessions() below
     "tests_aiohttp",
     "tests_runner",
     "tests_lowest",
@@ -63,19 +63,23 @@ PYTHONS = _available_pythons() or None
 DEFAULT_PYTHON = "3.11" if PYTHONS and "3.11" in PYTHONS else (PYTHONS[-1] if PYTHONS else None)
 
 
-def _default_sessions() -> list[str]:
-    """The default run: ``tests`` on every found Python but DEFAULT_PYTHON, then the rest.
+#: httpx2 needs Python 3.11 or newer.
+HTTPX2_PYTHON = "3.12" if PYTHONS and "3.12" in PYTHONS else DEFAULT_PYTHON
 
-    DEFAULT_PYTHON already runs the whole suite three times in the default run
-    (tests_aiohttp, tests_runner, tests_lowest), so a fourth pass there would
-    add minutes and no test; ``nox -s tests`` still runs it. When DEFAULT_PYTHON
-    is the newest found (then the only one running the suite as it ships, in
-    full), it stays.
+
+def _default_sessions() -> list[str]:
+    """The default run: ``tests`` on the Pythons no other default session runs, then the rest.
+
+    DEFAULT_PYTHON runs the whole suite in tests_aiohttp, tests_runner and
+    tests_lowest, and HTTPX2_PYTHON in tests_httpx2, so a ``tests`` pass there
+    would add minutes and no test; ``nox -s tests`` still runs every Python.
+    The newest Python found always runs ``tests`` (the whole suite as it ships).
     """
-    if not PYTHONS or PYTHONS[-1] == DEFAULT_PYTHON:
+    if not PYTHONS:
         return nox.options.sessions
-    others = [f"tests-{version}" for version in PYTHONS if version != DEFAULT_PYTHON]
-    return others + [name for name in nox.options.sessions if name != "tests"]
+    elsewhere = {DEFAULT_PYTHON, HTTPX2_PYTHON} - {PYTHONS[-1]}
+    own = [f"tests-{version}" for version in PYTHONS if version not in elsewhere]
+    return own + [name for name in nox.options.sessions if name != "tests"]
 
 
 nox.options.sessions = _default_sessions()
@@ -142,10 +146,6 @@ def tests(session: nox.Session) -> None:
         _pytest(session, "-m", "not slow")
 
 
-#: httpx2 needs Python 3.11 or newer.
-HTTPX2_PYTHON = "3.12" if PYTHONS and "3.12" in PYTHONS else DEFAULT_PYTHON
-
-
 @nox.session(python=HTTPX2_PYTHON)
 def tests_httpx2(session: nox.Session) -> None:
     """Run the whole suite on httpx2 (the maintained fork of httpx) instead of httpx.
@@ -172,12 +172,17 @@ def _lowest_out_of_step() -> list[str]:
     return problems
 
 
+#: tests_aiohttp and tests_runner change how this process runs awaited calls and async
+#: views; the tests marked ``mode_free`` (tests/conftest.py: static checks, the signer
+#: alone, apps run only in subprocesses) would run exactly as in the other sessions.
+MODE_FREE_LEFT_OUT = ("-m", "not mode_free")
+
+
 @nox.session(python=DEFAULT_PYTHON)
 def tests_aiohttp(session: nox.Session) -> None:
     """Run the suite with every awaited call on the aiohttp backend (the ``aiohttp`` extra)."""
     session.install("-e", ".[aiohttp]", *_group("tests"))
-    env = {"PYTHONFAULTHANDLER": "1", "FLASK_OAUTH1_ASYNC_TEST_ASYNC_BACKEND": "aiohttp"}
-    session.run("pytest", "-n", PYTEST_WORKERS, "-p", "no:cacheprovider", *session.posargs, env=env)
+    _pytest(session, *MODE_FREE_LEFT_OUT, env={"FLASK_OAUTH1_ASYNC_TEST_ASYNC_BACKEND": "aiohttp"})
 
 
 @nox.session(python=DEFAULT_PYTHON)
@@ -188,7 +193,7 @@ def tests_runner(session: nox.Session) -> None:
     ``Flask.async_to_sync`` through one :class:`flask_oauth1_async.runner.AsyncRunner`.
     """
     session.install("-e", ".", *_group("tests"))
-    _pytest(session, env={"FLASK_OAUTH1_ASYNC_TEST_RUNNER": "1"})
+    _pytest(session, *MODE_FREE_LEFT_OUT, env={"FLASK_OAUTH1_ASYNC_TEST_RUNNER": "1"})
 
 
 @nox.session(python=DEFAULT_PYTHON)

@@ -78,12 +78,32 @@ _SLOW_PARTS = (
 )
 
 
+#: Tests whose outcome the two in-process modes above cannot change: static checks (mypy,
+#: the layout, the public names), the signer alone, and tests whose apps run only in
+#: subprocesses (the modes are applied by this file, in this process). Marked
+#: ``mode_free``: tests_aiohttp and tests_runner leave them out; every other test session runs them.
+_MODE_FREE_PARTS = (
+    "tests/test_typing.py",
+    "tests/test_architecture.py",
+    "tests/test_public_api.py",
+    "tests/test_signing_equivalence.py",
+    "tests/test_signing_vectors.py",
+    "tests/test_docs_commands.py",
+    "tests/test_missing_extras.py",
+    "tests/reliability/test_gunicorn_fork.py",
+    "tests/reliability/test_support_servers.py",
+)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark the slowest suites ``slow`` (run on the newest Python, tests_lowest and tests_httpx2)."""
+    """Mark the slowest suites ``slow`` (run on the newest Python, tests_lowest and tests_httpx2)
+    and the mode-free ones ``mode_free`` (see :data:`_MODE_FREE_PARTS`)."""
     for item in items:
         path = item.nodeid.split("::", 1)[0]
         if path.startswith(_SLOW_PARTS):
             item.add_marker(pytest.mark.slow)
+        if path.startswith(_MODE_FREE_PARTS):
+            item.add_marker(pytest.mark.mode_free)
 
 
 @pytest.fixture(scope="module")
